@@ -1,0 +1,1 @@
+"""One module per CLI subcommand; each is a thin layer over a library call."""

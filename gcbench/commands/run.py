@@ -1,0 +1,88 @@
+"""gcbench run: benchmark codecs on a dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import ConfigError
+
+
+def _option_pair(text: str) -> tuple[str, str, Any]:
+    """``jpeg.save.optimize=true`` → ('jpeg', 'save.optimize', True)."""
+    target, sep, value = text.partition("=")
+    codec, dot, key = target.partition(".")
+    if not sep or not dot or not codec or not key:
+        raise ConfigError(f"--codec-option takes CODEC.KEY=VALUE, got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return codec, key, parsed
+
+
+def codec_overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for text in pairs:
+        codec, key, value = _option_pair(text)
+        node = out.setdefault(codec, {})
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="benchmark codecs on a dataset", description=__doc__)
+    p.add_argument("--codec", action="append", required=True, metavar="NAME[@SETTINGS]",
+                   help="codec to run, repeatable; 'jpeg@50,75' or 'model@1.0:3.0:0.25' restricts settings")
+    p.add_argument("--dataset", required=True, help="a dataset name (gcbench ls datasets) or a folder of images")
+    p.add_argument("--data-root", help="folder holding the named dataset's files")
+    p.add_argument("--metric", action="append", metavar="NAME",
+                   help="metric to compute, repeatable (default: psnr and ms-ssim)")
+    p.add_argument("--out", required=True, help="output folder (results database, tables, plots)")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
+    p.add_argument("--device", default="cpu", help="device for torch metrics: cpu or cuda[:N]")
+    p.add_argument("--executor", default="local", help="where tasks run: local (default)")
+    p.add_argument("--codec-option", action="append", default=[], metavar="CODEC.KEY=VALUE",
+                   help="override a codec spec option (VALUE parsed as JSON when it can be)")
+    p.add_argument("--max-images", type=int, help="use only the first N images")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-outputs", action="store_true", help="do not write summary.csv, per_image.csv, rd.png")
+    p.set_defaults(func=main)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from ..runner import DEFAULT_METRICS, RunConfig
+
+    return RunConfig(
+        codecs=args.codec,
+        dataset=args.dataset,
+        out=args.out,
+        metrics=args.metric or list(DEFAULT_METRICS),
+        jobs=args.jobs,
+        threads=args.threads,
+        device=args.device,
+        data_root=args.data_root,
+        executor=args.executor,
+        codec_options=codec_overrides(args.codec_option),
+        max_images=args.max_images,
+        progress=not args.no_progress,
+        write_outputs=not args.no_outputs,
+        argv=args.argv,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..runner import run
+
+    report = run(config_from_args(args))
+    print(report.text())
+    if report.failed:
+        print(f"some tasks failed; `gcbench table {args.out} --failures` lists them", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Metric plugins: pixel.py (PSNR, MS-SSIM) and the modules later added beside it."""

@@ -1,0 +1,125 @@
+"""The metric interface.
+
+A metric declares itself: its kind, the columns it writes and, for each column, whether
+higher is better (required, never guessed from the name), a label and a unit. Tables, plots
+and analysis read these declarations; nothing special-cases a metric by its name.
+
+Kinds:
+- ``pair``: per image, from the original and the reconstruction (PSNR, LPIPS).
+- ``noref``: per image, from the reconstruction alone (NIQE).
+- ``set``: per (codec, setting), from all images together (FID, KID).
+- ``task``: per (codec, setting), from a downstream model (mIoU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ..availability import OK, Availability
+from ..errors import PluginError
+
+Kind = Literal["pair", "noref", "set", "task"]
+KINDS = ("pair", "noref", "set", "task")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    higher_is_better: bool
+    label: str = ""
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def title(self) -> str:
+        text = self.label or self.name
+        return f"{text} [{self.unit}]" if self.unit else text
+
+
+class Metric(ABC):
+    name: ClassVar[str]
+    kind: ClassVar[Kind]
+    columns: ClassVar[tuple[Column, ...]]
+    library: ClassVar[str] = ""
+    #: bump when the implementation changes its numbers: finished results are recomputed
+    implementation_version: ClassVar[int] = 1
+    #: torch-based metrics run on ``device``; pure-numpy ones ignore it
+    uses_device: ClassVar[bool] = False
+
+    def __init__(self, device: str = "cpu", **options: Any) -> None:
+        self.device = device
+        self.options = options
+
+    @classmethod
+    def available(cls) -> Availability:
+        return OK
+
+    def versions(self) -> dict[str, str]:
+        return {}
+
+    def identity(self) -> str:
+        """What the stored value depends on: the metric, its options and its library versions.
+
+        The device is left out on purpose: CPU and GPU must agree (and are tested to).
+        """
+        text = json.dumps(
+            {"name": self.name, "v": self.implementation_version, "options": self.options, "versions": self.versions()},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def prepare(self) -> None:
+        """Load weights or models once per worker, before the first image."""
+
+
+class PairMetric(Metric):
+    kind: ClassVar[Kind] = "pair"
+
+    @abstractmethod
+    def compute(self, original: np.ndarray, reconstruction: np.ndarray) -> dict[str, float]:
+        """Values for this metric's columns, for one image pair (uint8 H×W×3 RGB each)."""
+
+
+class NoRefMetric(Metric):
+    kind: ClassVar[Kind] = "noref"
+
+    @abstractmethod
+    def compute(self, original: np.ndarray | None, reconstruction: np.ndarray) -> dict[str, float]:
+        """Values for one reconstruction (``original`` is passed but not used)."""
+
+
+def validate_metric_class(name: str, obj: Any) -> type[Metric]:
+    if not (isinstance(obj, type) and issubclass(obj, Metric)):
+        raise PluginError(f"metric {name!r} must be a subclass of gcbench.Metric, got {obj!r}")
+    if getattr(obj, "kind", None) not in KINDS:
+        raise PluginError(f"metric {name!r} must declare kind as one of {KINDS}")
+    cols = getattr(obj, "columns", None)
+    if not cols or not all(isinstance(c, Column) for c in cols):
+        raise PluginError(f"metric {name!r} must declare columns as a tuple of gcbench.Column")
+    for c in cols:
+        if not isinstance(c.higher_is_better, bool):
+            raise PluginError(f"metric {name!r} column {c.name!r}: higher_is_better must be True or False")
+    return obj
+
+
+def column_index() -> dict[str, Column]:
+    """Every declared column of every registered metric whose class loads (for views and plots)."""
+    from ..registry import metrics
+
+    out: dict[str, Column] = {}
+    for name in metrics.names():
+        try:
+            cls = metrics.get(name)
+        except Exception:  # noqa: BLE001 - a broken plugin must not break tables
+            continue
+        for col in cls.columns:
+            out.setdefault(col.name, col)
+    return out

@@ -1,0 +1,100 @@
+"""Tasks: one (codec, setting, image), with the metrics it still needs.
+
+A task's key hashes the codec spec and its library versions, the setting and the image
+content (plus its name in the dataset); each metric's stored value is keyed by the task key
+and the metric's identity (name, options, library versions). So a re-run skips finished work,
+and adding a metric to a finished run computes only that metric from the stored bitstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .codecs.spec import CodecSpec
+from .settings import Setting, format_setting, numeric_value
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    name: str
+    metric_id: str
+    options: tuple[tuple[str, Any], ...] = ()
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class CodecPlan:
+    spec: CodecSpec
+    settings: tuple[Setting, ...]
+    versions: dict[str, str] = field(hash=False, compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    name: str
+    path: str
+    sha256: str
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class Task:
+    key: str
+    codec: str
+    spec: CodecSpec
+    codec_versions: dict[str, str] = field(hash=False, compare=False)
+    setting: Setting = 0
+    dataset: str = ""
+    image: ImageItem | None = None
+    metrics: tuple[MetricRef, ...] = ()
+    # set when the bitstream is already stored and only metrics are missing
+    bitstream_path: str | None = None
+
+    @property
+    def setting_text(self) -> str:
+        return format_setting(self.setting)
+
+    @property
+    def setting_value(self) -> float | None:
+        return numeric_value(self.setting)
+
+
+def task_key(spec: CodecSpec, versions: dict[str, str], setting: Setting, image: ImageItem) -> str:
+    payload = {
+        "spec": spec.spec_hash(),
+        "versions": versions,
+        "setting": format_setting(setting),
+        "image": image.sha256,
+        "name": image.name,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def plan_tasks(
+    codecs: list[CodecPlan],
+    images: list[ImageItem],
+    metrics: list[MetricRef],
+    dataset: str,
+) -> list[Task]:
+    """All tasks, image-major (so a worker reuses a loaded image for consecutive tasks)."""
+    tasks = []
+    for image in images:
+        for cp in codecs:
+            for setting in cp.settings:
+                tasks.append(
+                    Task(
+                        key=task_key(cp.spec, cp.versions, setting, image),
+                        codec=cp.spec.name,
+                        spec=cp.spec,
+                        codec_versions=cp.versions,
+                        setting=setting,
+                        dataset=dataset,
+                        image=image,
+                        metrics=tuple(metrics),
+                    )
+                )
+    return tasks

@@ -1,0 +1,230 @@
+"""Run a benchmark: resolve codecs, metrics and the dataset, plan tasks, execute, store.
+
+    from gcbench import RunConfig, run
+    report = run(RunConfig(codecs=["jpeg@50,75", "webp"], dataset="kodak", out="results/k"))
+
+Everything is checked before any work starts (unknown names, unavailable codecs or metrics,
+a missing dataset); then one failure affects one task, and the report counts failures.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, GcbenchError, ImageLoadError, UnavailableError
+from .plan import CodecPlan, ImageItem, MetricRef, Task, plan_tasks
+from .settings import split_codec_arg
+from .store import ResultStore, TaskRecord
+
+DEFAULT_METRICS = ("psnr", "ms-ssim")
+
+
+@dataclass
+class RunConfig:
+    codecs: list[str]  # "name" or "name@s1,s2" or "name@start:stop:step"
+    dataset: str
+    out: str | Path
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
+    jobs: int = 1
+    threads: int | None = None  # per worker; default: cores // jobs
+    device: str = "cpu"
+    data_root: str | None = None
+    executor: str = "local"
+    executor_options: dict[str, Any] = field(default_factory=dict)
+    codec_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # codec → option overrides
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_images: int | None = None
+    progress: bool = True
+    write_outputs: bool = True  # summary/per-image CSV and the RD plot in ``out``
+    argv: list[str] | None = None
+
+
+@dataclass
+class RunReport:
+    out: Path
+    run_id: int
+    n_tasks: int
+    n_skipped: int
+    n_ok: int
+    n_failed: int
+    n_metric_failures: int
+    image_errors: list[tuple[str, str]]
+    seconds: float
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.n_failed or self.n_metric_failures or self.image_errors)
+
+    def text(self) -> str:
+        lines = [
+            f"{self.n_tasks} tasks: {self.n_ok} done, {self.n_skipped} already in the store, "
+            f"{self.n_failed} failed; {self.n_metric_failures} metric failures; "
+            f"{len(self.image_errors)} unreadable images ({self.seconds:.1f} s)",
+        ]
+        for name, err in self.image_errors:
+            lines.append(f"  image error: {name}: {err}")
+        for p in self.outputs:
+            lines.append(f"  wrote {p}")
+        return "\n".join(lines)
+
+
+def resolve_codecs(args: list[str], overrides: dict[str, dict[str, Any]] | None = None) -> list[CodecPlan]:
+    from .codecs.spec import build_codec
+    from .registry import codecs as codec_registry
+
+    if not args:
+        raise ConfigError("no codec given (use --codec NAME; `gcbench ls codecs` lists them)")
+    plans: list[CodecPlan] = []
+    seen: set[str] = set()
+    for arg in args:
+        name, settings = split_codec_arg(arg)
+        if name in seen:
+            raise ConfigError(f"codec {name!r} is given twice; list its settings once: {name}@a,b,c")
+        seen.add(name)
+        spec = codec_registry.get(name)
+        if overrides and name in overrides:
+            spec = spec.with_options(**overrides[name])
+        codec = build_codec(spec)
+        avail = codec.available()
+        if not avail:
+            raise UnavailableError(f"codec {name!r} cannot run here: {avail.reason}" + (f". To fix: {avail.hint}" if avail.hint else ""))
+        chosen = tuple(settings) if settings is not None else tuple(codec.settings())
+        plans.append(CodecPlan(spec=spec, settings=chosen, versions=codec.versions()))
+    return plans
+
+
+def resolve_metrics(names: list[str], device: str, options: dict[str, dict[str, Any]] | None = None) -> list[MetricRef]:
+    from .registry import get_metric, metrics as metric_registry
+
+    refs: list[MetricRef] = []
+    for name in dict.fromkeys(names):
+        cls = metric_registry.get(name)
+        avail = cls.available()
+        if not avail:
+            raise UnavailableError(f"metric {name!r} cannot run here: {avail.reason}" + (f". To fix: {avail.hint}" if avail.hint else ""))
+        if cls.kind not in ("pair", "noref"):
+            raise ConfigError(f"metric {name!r} is a {cls.kind} metric; this runner computes per-image metrics only")
+        opts = dict((options or {}).get(name, {}))
+        metric = get_metric(name, device=device, **opts)
+        refs.append(MetricRef(name=name, metric_id=metric.identity(), options=tuple(sorted(opts.items())), device=device))
+    return refs
+
+
+def load_images(dataset: Any, store: ResultStore, run_id: int, limit: int | None) -> tuple[list[ImageItem], list[tuple[str, str]]]:
+    from .images import load_image
+
+    items, errors = [], []
+    refs = dataset.images[:limit] if limit else dataset.images
+    for ref in refs:
+        try:
+            loaded = load_image(ref.path)
+        except ImageLoadError as exc:
+            errors.append((ref.name, str(exc)))
+            store.record_image(dataset.name, ref.name, str(ref.path), sha256=None, height=None, width=None,
+                               error=str(exc), run_id=run_id)
+            continue
+        store.record_image(dataset.name, ref.name, str(ref.path), sha256=loaded.sha256, height=loaded.height,
+                           width=loaded.width, conversions=loaded.conversions, run_id=run_id)
+        items.append(ImageItem(ref.name, str(Path(ref.path).resolve()), loaded.sha256, loaded.height, loaded.width))
+    return items, errors
+
+
+def pending_tasks(tasks: list[Task], store: ResultStore) -> tuple[list[Task], int]:
+    """Drop finished tasks; turn tasks whose bitstream is stored but miss a metric into metric-only tasks."""
+    state = store.task_state(t.key for t in tasks)
+    todo, skipped = [], 0
+    for task in tasks:
+        known = state.get(task.key)
+        if known is None or known[0] != "ok":
+            todo.append(task)
+            continue
+        missing = tuple(m for m in task.metrics if m.metric_id not in known[1])
+        if not missing:
+            skipped += 1
+            continue
+        bitstream = store.bitstream_path(task.key)
+        if bitstream.is_file():
+            from dataclasses import replace
+
+            todo.append(replace(task, metrics=missing, bitstream_path=str(bitstream)))
+        else:
+            todo.append(task)
+    return todo, skipped
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not enabled, unit="task", file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
+
+
+def run(config: RunConfig) -> RunReport:
+    from .datasets import load_dataset
+    from .executors import make_executor
+    from .hardware import fingerprint
+
+    t_start = time.perf_counter()
+    if config.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {config.jobs}")
+    codec_plans = resolve_codecs(config.codecs, config.codec_options)
+    metric_refs = resolve_metrics(config.metrics, config.device, config.metric_options)
+    dataset = load_dataset(config.dataset, config.data_root)
+    executor = make_executor(config.executor, config.jobs, config.threads, **config.executor_options)
+
+    out = Path(config.out)
+    store = ResultStore(out)
+    resolved = asdict(config)
+    resolved["out"] = str(out)
+    resolved["codec_specs"] = [cp.spec.to_dict() | {"run_settings": list(cp.settings), "versions": cp.versions} for cp in codec_plans]
+    resolved["metric_ids"] = {m.name: m.metric_id for m in metric_refs}
+    resolved["dataset_root"] = str(dataset.root)
+    resolved["executor"] = executor.describe()
+    run_id = store.begin_run(config.argv, resolved, fingerprint())
+    try:
+        images, image_errors = load_images(dataset, store, run_id, config.max_images)
+        tasks = plan_tasks(codec_plans, images, metric_refs, dataset.name)
+        todo, skipped = pending_tasks(tasks, store)
+        n_ok = n_failed = n_metric_fail = 0
+        with _progress(len(todo), config.progress) as bar:
+            bar.set_description(f"{dataset.name}")
+            for rec in executor.run(todo):
+                store.write_task(rec, run_id)
+                n_ok += rec.status == "ok"
+                n_failed += rec.status != "ok"
+                n_metric_fail += sum(1 for m in rec.metrics if m.error)
+                bar.update(1)
+                if rec.status != "ok" or any(m.error for m in rec.metrics):
+                    bar.set_postfix(failed=n_failed, metric_failures=n_metric_fail)
+        report = RunReport(out, run_id, len(tasks), skipped, n_ok, n_failed, n_metric_fail, image_errors,
+                           time.perf_counter() - t_start)
+        if config.write_outputs:
+            report.outputs = write_outputs(out)
+        store.finish_run(run_id, "failed" if report.failed else "ok", {
+            k: v for k, v in asdict(report).items() if k not in ("out", "outputs")
+        })
+        return report
+    except BaseException:
+        store.finish_run(run_id, "interrupted", {})
+        raise
+    finally:
+        store.close()
+
+
+def write_outputs(out: Path) -> list[Path]:
+    """The default products of a run: summary and per-image CSV, the RD plot (PNG and SVG)."""
+    from .plots import plot_rd
+    from .views import per_image, summary, write_table
+
+    df = per_image(out)
+    written = [write_table(summary(df), out / "summary.csv"), write_table(df, out / "per_image.csv")]
+    if not df.empty and (df["status"] == "ok").any():
+        written += plot_rd(out, out / "rd")
+    return written
+
+
+__all__ = ["RunConfig", "RunReport", "run", "DEFAULT_METRICS", "GcbenchError"]
