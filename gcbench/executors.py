@@ -115,7 +115,24 @@ def _died(task: Task) -> TaskRecord:
     return rec
 
 
+def _local(jobs: int, threads: int | None = None, **options: object) -> Executor:
+    if options:
+        raise ConfigError(f"the local executor takes no options, got {sorted(options)}")
+    return InProcessExecutor(threads) if jobs == 1 else LocalPoolExecutor(jobs, threads)
+
+
+# Executor name → factory (a callable or "module:attr", imported only when chosen).
+EXECUTORS: dict[str, object] = {
+    "local": _local,
+}
+
+
 def make_executor(name: str, jobs: int, threads: int | None = None, **options: object) -> Executor:
-    if name in ("local", "pool"):
-        return InProcessExecutor(threads) if jobs == 1 else LocalPoolExecutor(jobs, threads)
-    raise ConfigError(f"unknown executor {name!r}; choose 'local'")
+    from .registry import import_target
+
+    factory = EXECUTORS.get(name)
+    if factory is None:
+        raise ConfigError(f"unknown executor {name!r}; choose one of {', '.join(sorted(EXECUTORS))}")
+    if isinstance(factory, str):
+        factory = import_target(factory)
+    return factory(jobs, threads, **options)  # type: ignore[operator]

@@ -96,7 +96,7 @@ def load_image(path: str | Path) -> LoadedImage:
         raise ImageLoadError(f"{path}: not a recognised image format") from exc
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ImageLoadError(f"{path}: cannot decode image: {exc}") from exc
-    array = np.ascontiguousarray(array, dtype=np.uint8)
+    array = np.array(array, dtype=np.uint8, order="C")  # writable, owns its memory
     if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1 or array.shape[1] < 1:
         raise ImageLoadError(f"{path}: decoded to an unusable shape {array.shape}")
     return LoadedImage(array=array, sha256=pixel_hash(array), conversions=tuple(conversions))

@@ -23,6 +23,12 @@ class MetricRef:
     metric_id: str
     options: tuple[tuple[str, Any], ...] = ()
     device: str = "cpu"
+    kind: str = "pair"
+    reference_id: str = ""  # set metrics: key of the cached reference features
+
+    @property
+    def is_set(self) -> bool:
+        return self.kind in ("set", "task")
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,9 @@ class Task:
     metrics: tuple[MetricRef, ...] = ()
     # set when the bitstream is already stored and only metrics are missing
     bitstream_path: str | None = None
+    # set metrics whose reference features this task computes (the first task of each image)
+    need_reference: tuple[str, ...] = ()
+    dataset_root: str = ""
 
     @property
     def setting_text(self) -> str:
@@ -79,6 +88,7 @@ def plan_tasks(
     images: list[ImageItem],
     metrics: list[MetricRef],
     dataset: str,
+    dataset_root: str = "",
 ) -> list[Task]:
     """All tasks, image-major (so a worker reuses a loaded image for consecutive tasks)."""
     tasks = []
@@ -95,6 +105,7 @@ def plan_tasks(
                         dataset=dataset,
                         image=image,
                         metrics=tuple(metrics),
+                        dataset_root=dataset_root,
                     )
                 )
     return tasks

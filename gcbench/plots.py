@@ -35,9 +35,9 @@ def plot_rd(source: Any, out_stem: str | Path, columns: list[str] | None = None,
     import pandas as pd
 
     from .metrics.base import column_index
-    from .views import per_image, summary
+    from .views import summary_table
 
-    df = source if isinstance(source, pd.DataFrame) else summary(per_image(source))
+    df = source if isinstance(source, pd.DataFrame) else summary_table(source)
     df = df[df["n_images"] > 0] if "n_images" in df.columns else df
     cols = _columns_to_plot(df, columns)
     if not cols:

@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import ConfigError, GcbenchError, ImageLoadError, UnavailableError
 from .plan import CodecPlan, ImageItem, MetricRef, Task, plan_tasks
+from .set_stage import run_set_stage
 from .settings import split_codec_arg
 from .store import ResultStore, TaskRecord
 
@@ -107,12 +108,38 @@ def resolve_metrics(names: list[str], device: str, options: dict[str, dict[str, 
         avail = cls.available()
         if not avail:
             raise UnavailableError(f"metric {name!r} cannot run here: {avail.reason}" + (f". To fix: {avail.hint}" if avail.hint else ""))
-        if cls.kind not in ("pair", "noref"):
-            raise ConfigError(f"metric {name!r} is a {cls.kind} metric; this runner computes per-image metrics only")
         opts = dict((options or {}).get(name, {}))
         metric = get_metric(name, device=device, **opts)
-        refs.append(MetricRef(name=name, metric_id=metric.identity(), options=tuple(sorted(opts.items())), device=device))
+        reference_id = metric.reference_identity() if cls.kind in ("set", "task") else ""
+        refs.append(MetricRef(name=name, metric_id=metric.identity(), options=tuple(sorted(opts.items())),
+                              device=device, kind=cls.kind, reference_id=reference_id))
     return refs
+
+
+def mark_references(tasks: list[Task], refs: list[MetricRef]) -> list[Task]:
+    """Let the first pending task of each image compute the set metrics' missing reference features."""
+    from dataclasses import replace
+
+    from .features import reference_path
+
+    set_refs = [r for r in refs if r.is_set]
+    if not set_refs:
+        return tasks
+    claimed: set[tuple[str, str]] = set()
+    out = []
+    for task in tasks:
+        assert task.image is not None
+        need = []
+        for ref in set_refs:
+            if ref not in task.metrics:
+                continue
+            slot = (ref.metric_id, task.image.sha256)
+            if slot in claimed or reference_path(ref.reference_id, task.image.sha256).is_file():
+                continue
+            claimed.add(slot)
+            need.append(ref.metric_id)
+        out.append(replace(task, need_reference=tuple(need)) if need else task)
+    return out
 
 
 def load_images(dataset: Any, store: ResultStore, run_id: int, limit: int | None) -> tuple[list[ImageItem], list[tuple[str, str]]]:
@@ -187,8 +214,9 @@ def run(config: RunConfig) -> RunReport:
     run_id = store.begin_run(config.argv, resolved, fingerprint())
     try:
         images, image_errors = load_images(dataset, store, run_id, config.max_images)
-        tasks = plan_tasks(codec_plans, images, metric_refs, dataset.name)
+        tasks = plan_tasks(codec_plans, images, metric_refs, dataset.name, str(dataset.root))
         todo, skipped = pending_tasks(tasks, store)
+        todo = mark_references(todo, metric_refs)
         n_ok = n_failed = n_metric_fail = 0
         with _progress(len(todo), config.progress) as bar:
             bar.set_description(f"{dataset.name}")
@@ -200,6 +228,7 @@ def run(config: RunConfig) -> RunReport:
                 bar.update(1)
                 if rec.status != "ok" or any(m.error for m in rec.metrics):
                     bar.set_postfix(failed=n_failed, metric_failures=n_metric_fail)
+        n_metric_fail += run_set_stage(store, tasks, metric_refs)
         report = RunReport(out, run_id, len(tasks), skipped, n_ok, n_failed, n_metric_fail, image_errors,
                            time.perf_counter() - t_start)
         if config.write_outputs:
@@ -218,10 +247,10 @@ def run(config: RunConfig) -> RunReport:
 def write_outputs(out: Path) -> list[Path]:
     """The default products of a run: summary and per-image CSV, the RD plot (PNG and SVG)."""
     from .plots import plot_rd
-    from .views import per_image, summary, write_table
+    from .views import per_image, summary_table, write_table
 
     df = per_image(out)
-    written = [write_table(summary(df), out / "summary.csv"), write_table(df, out / "per_image.csv")]
+    written = [write_table(summary_table(out), out / "summary.csv"), write_table(df, out / "per_image.csv")]
     if not df.empty and (df["status"] == "ok").any():
         written += plot_rd(out, out / "rd")
     return written

@@ -94,6 +94,10 @@ class TaskRecord:
     metrics: list[MetricOutcome] = field(default_factory=list)
     data: bytes | None = None  # the bitstream; written to a file, not into the database
     reused_bitstream: bool = False
+    # set metrics: per-task features (metric_id → array) and reference features of the
+    # original ((reference_id, image_sha256) → array); written to files, not into the database
+    features: dict[str, Any] = field(default_factory=dict)
+    references: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 def _json(value: Any) -> str:
@@ -220,6 +224,13 @@ class ResultStore:
         bitstream = None
         if rec.data is not None:
             bitstream = self._write_bitstream(rec.key, rec.data)
+        if rec.features or rec.references:
+            from .features import reference_path, save_array, task_feature_path
+
+            for metric_id, array in rec.features.items():
+                save_array(task_feature_path(self.folder, metric_id, rec.key), array)
+            for (reference_id, sha), array in rec.references.items():
+                save_array(reference_path(reference_id, sha), array)
         now = time.time()
         with self.transaction() as c:
             if rec.reused_bitstream:

@@ -86,7 +86,7 @@ def sort_rows(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
     skip = set(TASK_COLUMNS) | {"metric_errors", "codec_versions", "key", "n_images", "n_failed"}
-    return [c for c in df.columns if c not in skip and df[c].dtype.kind in "fiu"]
+    return [c for c in df.columns if c not in skip and not c.endswith("_n") and df[c].dtype.kind in "fiu"]
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -187,3 +187,56 @@ def failures(source: str | Path | ResultStore) -> pd.DataFrame:
         if owned:
             store.close()
     return pd.DataFrame(rows, columns=["kind", "dataset", "image", "codec", "setting", "stage", "error"])
+
+
+def set_table(source: str | Path | ResultStore) -> pd.DataFrame:
+    """Set and task metrics (FID, KID, mIoU): one row per (dataset, codec, setting, metric)."""
+    import pandas as pd
+
+    from .store import decode_values
+
+    store, owned = _open(source)
+    try:
+        rows = store.query("SELECT * FROM set_metrics ORDER BY created")
+    finally:
+        if owned:
+            store.close()
+    latest: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        latest[(r["dataset"], r["codec"], r["setting"], r["metric"])] = r
+    records = []
+    for r in latest.values():
+        rec = {k: r[k] for k in ("dataset", "codec", "setting", "setting_value", "metric", "status", "n_items", "error")}
+        rec["flags"] = "; ".join(json.loads(r["flags"] or "[]"))
+        rec.update(decode_values(r["values"]))
+        records.append(rec)
+    cols = ["dataset", "codec", "setting", "setting_value", "metric", "status", "n_items", "flags", "error"]
+    df = pd.DataFrame.from_records(records)
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    return sort_rows(df, ["dataset", "codec", "setting_value", "setting", "metric"]).reset_index(drop=True)
+
+
+def summary_table(source: str | Path | ResultStore) -> pd.DataFrame:
+    """The summary of a results folder: per-image means plus set-metric values as columns.
+
+    Each set metric adds its value columns, ``<metric>_n`` (items it was computed from) and
+    ``<metric>_flags`` (warnings such as too few patches for a comparable FID).
+    """
+    store, owned = _open(source)
+    try:
+        table = summary(per_image(store))
+        sets = set_table(store)
+    finally:
+        if owned:
+            store.close()
+    if sets.empty:
+        return table
+    for metric, g in sets.groupby("metric", sort=True):
+        value_cols = [c for c in g.columns if c not in ("dataset", "codec", "setting", "setting_value", "metric",
+                                                        "status", "n_items", "flags", "error") and g[c].notna().any()]
+        name = str(metric).replace("-", "_")
+        part = g[KEY_COLUMNS + value_cols + ["n_items", "flags"]].rename(
+            columns={"n_items": f"{name}_n", "flags": f"{name}_flags"})
+        table = table.merge(part, on=KEY_COLUMNS, how="left")
+    return table

@@ -172,8 +172,25 @@ def execute(task: Task, st: WorkerState | None = None) -> TaskRecord:
         try:
             metric = st.metric(ref)
             outcome.versions = metric.versions()
-            outcome.values = {k: float(v) for k, v in metric.compute(original, recon).items()}
+            if ref.is_set:
+                ctx = image_context(task)
+                rec.features[ref.metric_id] = metric.item_features(original, recon, ctx)
+                if ref.metric_id in task.need_reference:
+                    reference = metric.reference_features(original, ctx)
+                    if reference is not None:
+                        rec.references[(ref.reference_id, task.image.sha256)] = reference
+                outcome.values = {}
+            else:
+                outcome.values = {k: float(v) for k, v in metric.compute(original, recon).items()}
         except Exception as exc:  # noqa: BLE001
             outcome.error = _error_text(exc)
         rec.metrics.append(outcome)
     return rec
+
+
+def image_context(task: Task) -> Any:
+    from .metrics.base import ImageContext
+
+    assert task.image is not None
+    return ImageContext(name=task.image.name, path=task.image.path, dataset=task.dataset,
+                        dataset_root=task.dataset_root, sha256=task.image.sha256)

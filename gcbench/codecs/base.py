@@ -87,4 +87,6 @@ def as_rgb_uint8(array: np.ndarray, what: str = "decoded image") -> np.ndarray:
         raise CodecError(f"{what} has dtype {array.dtype}, expected uint8")
     if array.ndim != 3 or array.shape[2] != 3:
         raise CodecError(f"{what} has shape {array.shape}, expected H×W×3")
-    return np.ascontiguousarray(array)
+    if not array.flags.writeable or not array.flags.c_contiguous:
+        array = np.array(array, order="C")  # decoders often hand out read-only views
+    return array

@@ -21,14 +21,14 @@ def main(args: argparse.Namespace) -> int:
     import io
 
     from ..errors import ConfigError
-    from ..views import failures, per_image, summary, to_markdown, write_table
+    from ..views import failures, per_image, summary_table, to_markdown, write_table
 
     if args.failures:
         df = failures(args.dir)
-    else:
+    elif args.per_image:
         df = per_image(args.dir)
-        if not args.per_image:
-            df = summary(df)
+    else:
+        df = summary_table(args.dir)
     if args.output:
         print(write_table(df, args.output, args.format))
         return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -123,3 +123,52 @@ def column_index() -> dict[str, Column]:
         for col in cls.columns:
             out.setdefault(col.name, col)
     return out
+
+
+@dataclass(frozen=True)
+class ImageContext:
+    """What a metric may know about the image besides its pixels (labels live beside it)."""
+
+    name: str
+    path: str
+    dataset: str
+    dataset_root: str
+    sha256: str
+
+
+@dataclass
+class SetResult:
+    values: dict[str, float]
+    n_items: int  # what the values were computed from (patches for FID, pixels or images otherwise)
+    flags: list[str] = field(default_factory=list)  # warnings shown beside the values
+
+
+class SetMetric(Metric):
+    """A metric over all images of one (codec, setting): FID, KID (kind "set"), mIoU (kind "task").
+
+    The work splits in three so that it parallelises and resumes like per-image metrics:
+
+    1. ``item_features`` runs in the worker for every (codec, setting, image) and returns an
+       array (Inception features of the patches, a confusion matrix …), stored per task.
+    2. ``reference_features`` runs once per original image and is cached on disk under a key
+       of ``reference_identity()`` and the image content (None when there is no reference).
+    3. ``finalize`` combines all item and reference arrays of one (codec, setting).
+    """
+
+    kind: ClassVar[Kind] = "set"
+
+    @abstractmethod
+    def item_features(self, original: np.ndarray, reconstruction: np.ndarray, context: ImageContext) -> np.ndarray:
+        """Features of one reconstruction."""
+
+    def reference_features(self, original: np.ndarray, context: ImageContext) -> np.ndarray | None:
+        """Features of one original (None: this metric needs no reference)."""
+        return None
+
+    def reference_identity(self) -> str:
+        """Key of the reference features: protocol, extractor weights and versions."""
+        return self.identity()
+
+    @abstractmethod
+    def finalize(self, features: list[np.ndarray], references: list[np.ndarray]) -> SetResult:
+        """The metric's values for one (codec, setting)."""
