@@ -158,8 +158,6 @@ class Registry(Generic[T]):
             if self._validate is not None:
                 try:
                     obj = self._validate(name, obj)
-                except PluginError:
-                    raise
                 except Exception as exc:  # noqa: BLE001
                     raise PluginError(f"{self.kind} {name!r} from {origin} is invalid: {exc}") from exc
             self._loaded[name] = obj
