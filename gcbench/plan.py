@@ -25,6 +25,7 @@ class MetricRef:
     device: str = "cpu"
     kind: str = "pair"
     reference_id: str = ""  # set metrics: key of the cached reference features
+    needs_mask: bool = False  # the metric reads the image's mask (its id includes the mask set's)
 
     @property
     def is_set(self) -> bool:
@@ -36,6 +37,7 @@ class CodecPlan:
     spec: CodecSpec
     settings: tuple[Setting, ...]
     versions: dict[str, str] = field(hash=False, compare=False, default_factory=dict)
+    uses_side_input: bool = False  # the codec encodes with the image's mask, so its key includes it
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class ImageItem:
     sha256: str
     height: int
     width: int
+    mask_path: str | None = None  # the image's mask file, when the run has masks (gcbench.masks)
+    mask_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,14 +76,17 @@ class Task:
         return numeric_value(self.setting)
 
 
-def task_key(spec: CodecSpec, versions: dict[str, str], setting: Setting, image: ImageItem) -> str:
-    payload = {
+def task_key(spec: CodecSpec, versions: dict[str, str], setting: Setting, image: ImageItem,
+             side: str | None = None) -> str:
+    payload: dict[str, Any] = {
         "spec": spec.spec_hash(),
         "versions": versions,
         "setting": format_setting(setting),
         "image": image.sha256,
         "name": image.name,
     }
+    if side is not None:  # the hash of the mask a side-input codec encoded with
+        payload["side"] = side
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -97,7 +104,8 @@ def plan_tasks(
             for setting in cp.settings:
                 tasks.append(
                     Task(
-                        key=task_key(cp.spec, cp.versions, setting, image),
+                        key=task_key(cp.spec, cp.versions, setting, image,
+                                     image.mask_sha256 if cp.uses_side_input else None),
                         codec=cp.spec.name,
                         spec=cp.spec,
                         codec_versions=cp.versions,
