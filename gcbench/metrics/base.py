@@ -52,6 +52,12 @@ class Metric(ABC):
     implementation_version: ClassVar[int] = 1
     #: torch-based metrics run on ``device``; pure-numpy ones ignore it
     uses_device: ClassVar[bool] = False
+    #: pair metrics that read the image's mask (gcbench.masks): the worker calls
+    #: ``compute(original, reconstruction, mask=…)`` with a read-only float32 H×W array in [0, 1]
+    needs_mask: ClassVar[bool] = False
+    #: pair metrics that query the codec (estimated bits from its likelihoods): the worker adds
+    #: ``codec=…, setting=…`` to the ``compute`` call
+    needs_codec: ClassVar[bool] = False
 
     def __init__(self, device: str = "cpu", **options: Any) -> None:
         self.device = device
