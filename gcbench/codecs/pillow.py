@@ -22,6 +22,13 @@ from .base import Codec, as_rgb_uint8
 
 # Pillow's feature names and the library each format is written by.
 _FEATURES = {"JPEG": "jpg", "WEBP": "webp", "JPEG2000": "jpg_2000", "AVIF": "avif"}
+# Library name → Pillow feature whose version it is, recorded on every row.
+_LIBRARIES = {
+    "JPEG": {"libjpeg-turbo": "libjpeg_turbo", "libjpeg API": "jpg"},
+    "WEBP": {"libwebp": "webp"},
+    "JPEG2000": {"openjpeg": "jpg_2000"},
+    "AVIF": {"libavif": "avif"},
+}
 
 
 class PillowCodec(Codec):
@@ -50,8 +57,12 @@ class PillowCodec(Codec):
         import PIL
         from PIL import features
 
-        lib = features.version(_FEATURES[self.format])
-        return {"Pillow": PIL.__version__, f"lib{_FEATURES[self.format]}": str(lib)}
+        out = {"Pillow": PIL.__version__}
+        for library, feature in _LIBRARIES[self.format].items():
+            found = features.version(feature)
+            if found:
+                out[library] = str(found)
+        return out
 
     def encode(self, image: np.ndarray, setting: Setting, side: np.ndarray | None = None) -> bytes:
         from PIL import Image
