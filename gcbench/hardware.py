@@ -147,7 +147,7 @@ def fingerprint(name: str | None = None, *, probe_gpu: bool = False,
     """The machine as a dict; ``name`` is the user's name for it (defaults to the host name).
 
     ``libraries`` are the versions of the codec libraries being measured (say
-    ``{"jpeg/libjpeg": "3.1.0"}``); they are part of what makes two timings comparable.
+    ``{"libjpeg-turbo": "3.1.0"}``), recorded with the machine on that codec's rows.
     """
     fp = dict(_static())
     fp["versions"] = dict(fp["versions"])
@@ -168,10 +168,12 @@ def fingerprint(name: str | None = None, *, probe_gpu: bool = False,
 
 
 def fingerprint_id(fp: dict[str, Any]) -> str:
-    """A short hash of what makes timings comparable (hardware and versions, not the name)."""
+    """A short hash of what makes timings comparable (hardware and base versions, not the name).
+
+    Codec library versions are left out: they belong to each codec's rows, and one machine
+    timing several codecs is still one machine.
+    """
     keep = {k: fp.get(k) for k in ("cpu_model", "cpu_count", "affinity", "memory_bytes", "gpus", "versions", "cuda")}
-    if fp.get("libraries"):
-        keep["libraries"] = fp["libraries"]
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
