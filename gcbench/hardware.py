@@ -204,8 +204,14 @@ def flat_fingerprint(fp: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _given(value: Any) -> bool:
+    """False for None, empty text and NaN (a missing cell of a table read back from CSV)."""
+    return value is not None and value == value and str(value) != ""
+
+
 def describe(flat: dict[str, Any]) -> str:
     """One line naming the machine, for table captions: CPU, cores, memory, GPU, driver, CUDA, torch."""
+    flat = {k: v for k, v in flat.items() if _given(v)}
     parts = [str(flat.get("hw_cpu_model") or "unknown CPU")]
     cores = flat.get("hw_affinity") or flat.get("hw_cpu_count")
     if cores:

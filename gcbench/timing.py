@@ -647,8 +647,13 @@ def load_samples(source: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise GcbenchError(f"{source}: no timing results here (no {SAMPLES_FILE}); "
                            f"run `gcbench timing … --out {source}` first")
-    return pd.read_csv(path, dtype={"setting": str, "image": str, "hw_name": str, "hw_id": str,
-                                    "codec": str, "dataset": str, "omp_num_threads": str})
+    text_cols = {"setting", "image", "codec", "dataset", "omp_num_threads", "codec_threads_via", "startup_via",
+                 "hw_name", "hw_id", "hw_cpu_model", "hw_gpu", "hw_gpu_driver", "hw_cuda", "hw_torch", "hw_gcbench",
+                 "hw_python", "hw_platform", "hw_hostname", "hw_versions", "hw_libraries"}
+    df = pd.read_csv(path, dtype={c: str for c in text_cols})
+    for c in text_cols & set(df.columns):
+        df[c] = df[c].fillna("")  # CSV cannot tell an empty text from a missing one; empty is what was written
+    return df
 
 
 def load_timing(source: str | Path) -> pd.DataFrame:
@@ -941,7 +946,12 @@ def merge_timing(sources: Sequence[str | Path | pd.DataFrame]) -> pd.DataFrame:
     import pandas as pd
 
     frames, origin = [], {}
-    for src in sources:
+    unique: list[Any] = []
+    for src in sources:  # the same folder named twice is one folder
+        if isinstance(src, pd.DataFrame) or all(
+                isinstance(u, pd.DataFrame) or Path(u).resolve() != Path(src).resolve() for u in unique):
+            unique.append(src)
+    for src in unique:
         df = src if isinstance(src, pd.DataFrame) else load_timing(src)
         where = "a DataFrame" if isinstance(src, pd.DataFrame) else str(src)
         for name in df["hw_name"].astype(str).unique():
