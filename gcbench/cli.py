@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "table": "gcbench.commands.table",
     "plot": "gcbench.commands.plot",
     "validate": "gcbench.commands.validate",
+    "timing": "gcbench.commands.timing",
 }
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
