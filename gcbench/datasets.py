@@ -30,6 +30,7 @@ class DatasetManifest:
     download_url: str = ""  # with "{file}" for the relative path
     license: str = ""
     path: str = ""  # bundled sets: folder relative to the manifest
+    masks: str = ""  # folder of per-image masks, relative to the dataset root (gcbench.masks)
     source: str = ""
 
 
@@ -74,6 +75,7 @@ def load_manifest(path: str | Path) -> DatasetManifest:
         download_url=str(raw.get("download_url", "")),
         license=str(raw.get("license", "")),
         path=str(raw.get("path", "")),
+        masks=str(raw.get("masks", "")),
         source=str(path),
     )
 

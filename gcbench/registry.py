@@ -209,6 +209,11 @@ BUILTIN_ADAPTERS: dict[str, str] = {
 BUILTIN_METRICS: dict[str, str] = {
     "psnr": "gcbench.metrics.pixel:PSNR",
     "ms-ssim": "gcbench.metrics.pixel:MSSSIM",
+    "ssim": "gcbench.metrics.ssim:SSIM",
+    "roi-psnr": "gcbench.metrics.region:RegionPSNR",
+    "saliency-psnr": "gcbench.metrics.region:SaliencyPSNR",
+    "roi-lpips": "gcbench.metrics.region:RegionLPIPS",
+    "roi-bits": "gcbench.metrics.region:RegionBits",
 }
 
 

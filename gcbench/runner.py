@@ -39,6 +39,7 @@ class RunConfig:
     codec_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # codec → option overrides
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_images: int | None = None
+    masks: str | None = None  # folder of per-image masks matched by name (gcbench.masks)
     progress: bool = True
     write_outputs: bool = True  # summary/per-image CSV and the RD plot in ``out``
     argv: list[str] | None = None
@@ -95,7 +96,8 @@ def resolve_codecs(args: list[str], overrides: dict[str, dict[str, Any]] | None 
         if not avail:
             raise UnavailableError(f"codec {name!r} cannot run here: {avail.reason}" + (f". To fix: {avail.hint}" if avail.hint else ""))
         chosen = tuple(settings) if settings is not None else tuple(codec.settings())
-        plans.append(CodecPlan(spec=spec, settings=chosen, versions=codec.versions()))
+        plans.append(CodecPlan(spec=spec, settings=chosen, versions=codec.versions(),
+                               uses_side_input=bool(codec.uses_side_input)))
     return plans
 
 
@@ -112,7 +114,8 @@ def resolve_metrics(names: list[str], device: str, options: dict[str, dict[str, 
         metric = get_metric(name, device=device, **opts)
         reference_id = metric.reference_identity() if cls.kind in ("set", "task") else ""
         refs.append(MetricRef(name=name, metric_id=metric.identity(), options=tuple(sorted(opts.items())),
-                              device=device, kind=cls.kind, reference_id=reference_id))
+                              device=device, kind=cls.kind, reference_id=reference_id,
+                              needs_mask=bool(getattr(cls, "needs_mask", False))))
     return refs
 
 
@@ -142,7 +145,8 @@ def mark_references(tasks: list[Task], refs: list[MetricRef]) -> list[Task]:
     return out
 
 
-def load_images(dataset: Any, store: ResultStore, run_id: int, limit: int | None) -> tuple[list[ImageItem], list[tuple[str, str]]]:
+def load_images(dataset: Any, store: ResultStore, run_id: int, limit: int | None,
+                masks: Any = None) -> tuple[list[ImageItem], list[tuple[str, str]]]:
     from .images import load_image
 
     items, errors = [], []
@@ -150,6 +154,8 @@ def load_images(dataset: Any, store: ResultStore, run_id: int, limit: int | None
     for ref in refs:
         try:
             loaded = load_image(ref.path)
+            # a missing, wrong-size or out-of-range mask is an error for this image (MaskError)
+            mask = masks.check(ref.name, loaded.height, loaded.width) if masks is not None else (None, None)
         except ImageLoadError as exc:
             errors.append((ref.name, str(exc)))
             store.record_image(dataset.name, ref.name, str(ref.path), sha256=None, height=None, width=None,
@@ -157,7 +163,8 @@ def load_images(dataset: Any, store: ResultStore, run_id: int, limit: int | None
             continue
         store.record_image(dataset.name, ref.name, str(ref.path), sha256=loaded.sha256, height=loaded.height,
                            width=loaded.width, conversions=loaded.conversions, run_id=run_id)
-        items.append(ImageItem(ref.name, str(Path(ref.path).resolve()), loaded.sha256, loaded.height, loaded.width))
+        items.append(ImageItem(ref.name, str(Path(ref.path).resolve()), loaded.sha256, loaded.height, loaded.width,
+                               *mask))
     return items, errors
 
 
@@ -201,6 +208,11 @@ def run(config: RunConfig) -> RunReport:
     codec_plans = resolve_codecs(config.codecs, config.codec_options)
     metric_refs = resolve_metrics(config.metrics, config.device, config.metric_options)
     dataset = load_dataset(config.dataset, config.data_root)
+    from . import masks as masks_mod
+
+    mask_set = masks_mod.open_for_run(config.masks, dataset)
+    metric_refs = masks_mod.bind_metrics(metric_refs, mask_set)
+    masks_mod.warn_ignored(codec_plans, mask_set)
     executor = make_executor(config.executor, config.jobs, config.threads, **config.executor_options)
 
     out = Path(config.out)
@@ -210,10 +222,11 @@ def run(config: RunConfig) -> RunReport:
     resolved["codec_specs"] = [cp.spec.to_dict() | {"run_settings": list(cp.settings), "versions": cp.versions} for cp in codec_plans]
     resolved["metric_ids"] = {m.name: m.metric_id for m in metric_refs}
     resolved["dataset_root"] = str(dataset.root)
+    resolved["mask_set"] = mask_set.describe() if mask_set is not None else None
     resolved["executor"] = executor.describe()
     run_id = store.begin_run(config.argv, resolved, fingerprint())
     try:
-        images, image_errors = load_images(dataset, store, run_id, config.max_images)
+        images, image_errors = load_images(dataset, store, run_id, config.max_images, mask_set)
         tasks = plan_tasks(codec_plans, images, metric_refs, dataset.name, str(dataset.root))
         todo, skipped = pending_tasks(tasks, store)
         todo = mark_references(todo, metric_refs)

@@ -23,6 +23,28 @@ TASK_COLUMNS = [
     "height", "width", "n_bytes", "bpp", "bpp_kind", "encode_s", "decode_s", "timing_kind",
 ]
 KEY_COLUMNS = ["dataset", "codec", "setting"]
+# Compression ratios, which several papers report instead of bpp: ``cr`` = 24 / bpp (8-bit RGB)
+# and ``cr_file`` = original file bytes / bitstream bytes. Summaries derive them from the
+# aggregates (24 / mean bpp; total file bytes / total bitstream bytes), never average them.
+RATIO_COLUMNS = ["file_bytes", "cr", "cr_file"]
+
+
+def with_compression_ratios(df: pd.DataFrame, images: list[dict[str, Any]]) -> pd.DataFrame:
+    """Add ``file_bytes`` (size of the original file, where it is still readable), ``cr``, ``cr_file``."""
+    import os
+
+    import pandas as pd
+
+    sizes: dict[tuple[str, str], float] = {}
+    for r in images:
+        try:
+            sizes[(r["dataset"], r["name"])] = float(os.path.getsize(r["path"]))
+        except (OSError, TypeError):
+            pass
+    df["file_bytes"] = [sizes.get((d, i), float("nan")) for d, i in zip(df["dataset"], df["image"], strict=True)]
+    df["cr"] = 24.0 / pd.to_numeric(df["bpp"], errors="coerce")
+    df["cr_file"] = df["file_bytes"] / pd.to_numeric(df["n_bytes"], errors="coerce")
+    return df
 
 
 def _open(source: str | Path | ResultStore) -> tuple[ResultStore, bool]:
@@ -43,6 +65,7 @@ def per_image(source: str | Path | ResultStore) -> pd.DataFrame:
     try:
         tasks = store.query("SELECT * FROM tasks ORDER BY created")
         metrics = store.query("SELECT task_key, metric, status, \"values\", error, created FROM metric_results ORDER BY created")
+        images = store.query("SELECT dataset, name, path FROM images")
     finally:
         if owned:
             store.close()
@@ -74,7 +97,8 @@ def per_image(source: str | Path | ResultStore) -> pd.DataFrame:
         records.append(row)
     df = pd.DataFrame.from_records(records)
     ordered = TASK_COLUMNS + metric_cols + ["metric_errors", "codec_versions", "key"]
-    df = df.reindex(columns=ordered)
+    df = with_compression_ratios(df.reindex(columns=ordered), images)
+    df = df.reindex(columns=TASK_COLUMNS + RATIO_COLUMNS + ordered[len(TASK_COLUMNS):])
     return sort_rows(df, ["dataset", "codec", "setting_value", "setting", "image"]).reset_index(drop=True)
 
 
@@ -85,7 +109,7 @@ def sort_rows(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
-    skip = set(TASK_COLUMNS) | {"metric_errors", "codec_versions", "key", "n_images", "n_failed"}
+    skip = set(TASK_COLUMNS) | set(RATIO_COLUMNS) | {"metric_errors", "codec_versions", "key", "n_images", "n_failed"}
     return [c for c in df.columns if c not in skip and not c.endswith("_n") and df[c].dtype.kind in "fiu"]
 
 
@@ -107,6 +131,10 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
             "bpp_kind": "estimated" if (ok["bpp_kind"] == "estimated").any() else "exact",
             "bpp": ok["bpp"].mean() if len(ok) else float("nan"),
         }
+        if "file_bytes" in ok.columns:  # compression ratios from the aggregates (RATIO_COLUMNS)
+            whole = len(ok) > 0 and ok["file_bytes"].notna().all() and ok["n_bytes"].notna().all()
+            row["cr"] = 24.0 / row["bpp"] if len(ok) else float("nan")
+            row["cr_file"] = ok["file_bytes"].sum() / ok["n_bytes"].sum() if whole else float("nan")
         for c in cols:
             row[c] = ok[c].mean() if len(ok) else float("nan")
         row["encode_s"] = ok["encode_s"].mean() if len(ok) else float("nan")

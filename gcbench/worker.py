@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .codecs.base import Codec, Encoded, as_rgb_uint8
-from .errors import CodecError, GcbenchError
+from .errors import CodecError, GcbenchError, MetricError
+from .masks import task_mask
 from .plan import MetricRef, Task
 from .store import MetricOutcome, TaskRecord
 
@@ -139,8 +140,10 @@ def execute(task: Task, st: WorkerState | None = None) -> TaskRecord:
             rec.reused_bitstream = True
         else:
             stage = "encode"
+            # the mask is read before the clock starts; only codecs that use side input get it
+            side = task_mask(task.image) if codec.uses_side_input else None
             t0 = time.perf_counter()
-            out = codec.encode(original, task.setting)
+            out = codec.encode(original, task.setting) if side is None else codec.encode(original, task.setting, side=side)
             rec.encode_s = time.perf_counter() - t0
             encoded = out if isinstance(out, Encoded) else Encoded(bytes(out))
             data = encoded.data
@@ -181,11 +184,25 @@ def execute(task: Task, st: WorkerState | None = None) -> TaskRecord:
                         rec.references[(ref.reference_id, task.image.sha256)] = reference
                 outcome.values = {}
             else:
-                outcome.values = {k: float(v) for k, v in metric.compute(original, recon).items()}
+                inputs = metric_inputs(metric, task, codec)
+                outcome.values = {k: float(v) for k, v in metric.compute(original, recon, **inputs).items()}
         except Exception as exc:  # noqa: BLE001
             outcome.error = _error_text(exc)
         rec.metrics.append(outcome)
     return rec
+
+
+def metric_inputs(metric: Any, task: Task, codec: Codec) -> dict[str, Any]:
+    """The extra ``compute`` arguments a pair metric declares: ``mask=`` and ``codec=, setting=``."""
+    inputs: dict[str, Any] = {}
+    if getattr(metric, "needs_mask", False):
+        mask = task_mask(task.image)
+        if mask is None:
+            raise MetricError(f"metric {metric.name!r} needs a mask and this run has none (give --masks DIR)")
+        inputs["mask"] = mask
+    if getattr(metric, "needs_codec", False):
+        inputs["codec"], inputs["setting"] = codec, task.setting
+    return inputs
 
 
 def image_context(task: Task) -> Any:

@@ -51,6 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--codec-option", action="append", default=[], metavar="CODEC.KEY=VALUE",
                    help="override a codec spec option (VALUE parsed as JSON when it can be)")
     p.add_argument("--max-images", type=int, help="use only the first N images")
+    p.add_argument("--masks", metavar="DIR", help="per-image masks (RoI or saliency), matched by name: "
+                                                   "DIR/<image stem>.png or .npy; see README 'Region-aware evaluation'")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-outputs", action="store_true", help="do not write summary.csv, per_image.csv, rd.png")
     p.set_defaults(func=main)
@@ -71,6 +73,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         executor=args.executor,
         codec_options=codec_overrides(args.codec_option),
         max_images=args.max_images,
+        masks=args.masks,
         progress=not args.no_progress,
         write_outputs=not args.no_outputs,
         argv=args.argv,

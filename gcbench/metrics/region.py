@@ -1,0 +1,337 @@
+"""Region-aware metrics: distortion inside and outside a region of interest, saliency-weighted
+distortion, LPIPS per region, and estimated bits per region for codecs that expose likelihoods.
+
+Each metric declares ``needs_mask``: the worker hands it the image's mask (gcbench.masks), a
+float32 H×W array in [0, 1]. Conventions:
+
+- **RoI** = pixels whose mask value is at least ``threshold`` (0.5 by default, so a binary mask
+  is used as is and a soft one is cut in half). Inside/outside values are means over the pixels
+  of that region and the three channels; a region with no pixel has no value (NaN), so an
+  all-ones mask gives the whole-image value inside and nothing outside.
+- **Saliency weighting**: per-pixel squared error (mean over channels) times weights
+  ``w = s / mean(s)``, normalised to mean 1, so a uniform map gives plain MSE and PSNR.
+- **LPIPS per region**: lpips AlexNet v0.1 with ``spatial=True`` gives a distance map at the
+  input resolution (whose mean is the scalar LPIPS up to interpolation, ~1e-4 relative); the
+  map is averaged over the RoI and over the rest.
+- **Estimated bits per region** (``*_est`` columns, estimates, never bitstream sizes): a
+  codec exposing ``bits_map(image, setting, side=None)`` (estimated bits per pixel position,
+  H×W) or ``likelihoods(image, setting, side=None)`` (latent name → likelihoods, shaped
+  (1, C, h, w) or (C, h, w)) is asked for its bits; each latent element's −log2 likelihood is
+  spread evenly over the image block it codes (see :func:`bits_map_from_likelihoods`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..availability import Availability, require_modules
+from ..errors import ConfigError, MetricError
+from .base import Column, PairMetric
+
+DEFAULT_THRESHOLD = 0.5
+
+
+# -- plain functions (what the metrics compute, usable on their own) -------------------------
+
+
+def _check(original: np.ndarray, reconstruction: np.ndarray, mask: np.ndarray) -> None:
+    if original.shape != reconstruction.shape:
+        raise MetricError(f"shapes differ: original {original.shape}, reconstruction {reconstruction.shape}")
+    if mask.shape != original.shape[:2]:
+        raise MetricError(f"mask is {mask.shape[1]}×{mask.shape[0]}, image is {original.shape[1]}×{original.shape[0]}")
+
+
+def squared_error(original: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
+    """Per-pixel squared error, averaged over channels (float64 H×W)."""
+    diff = original.astype(np.float64) - reconstruction.astype(np.float64)
+    se = diff * diff
+    return se.mean(axis=2) if se.ndim == 3 else se
+
+
+def roi_of(mask: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    return np.asarray(mask) >= threshold
+
+
+def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
+    if math.isnan(mse):
+        return math.nan
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(peak * peak / mse)
+
+
+def region_mse(original: np.ndarray, reconstruction: np.ndarray, mask: np.ndarray,
+               threshold: float = DEFAULT_THRESHOLD) -> tuple[float, float]:
+    """(MSE inside the RoI, MSE outside); NaN for a region without pixels."""
+    _check(original, reconstruction, mask)
+    se = squared_error(original, reconstruction)
+    inside = roi_of(mask, threshold)
+    n_in = int(inside.sum())
+    mse_in = float(se[inside].mean()) if n_in else math.nan
+    mse_out = float(se[~inside].mean()) if n_in < inside.size else math.nan
+    return mse_in, mse_out
+
+
+def saliency_mse(original: np.ndarray, reconstruction: np.ndarray, saliency: np.ndarray) -> float:
+    """Mean of the per-pixel squared error weighted by ``saliency / mean(saliency)``."""
+    _check(original, reconstruction, saliency)
+    s = np.asarray(saliency, dtype=np.float64)
+    mean = float(s.mean())
+    if not mean > 0.0:
+        raise MetricError("the saliency map is zero everywhere: it cannot be normalised to mean 1")
+    return float(np.mean(squared_error(original, reconstruction) * (s / mean)))
+
+
+def region_means(values: np.ndarray, mask: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> tuple[float, float]:
+    """Means of an H×W map over the RoI and over the rest (NaN for an empty region)."""
+    inside = roi_of(mask, threshold)
+    n_in = int(inside.sum())
+    return (float(values[inside].mean()) if n_in else math.nan,
+            float(values[~inside].mean()) if n_in < inside.size else math.nan)
+
+
+def _stride(pixels: int, latents: int) -> int:
+    # Learned codecs pad to a multiple of their total stride, a power of two: the smallest
+    # power of two whose blocks cover the image is that stride (500 px, 8 latents → 64).
+    need = -(-pixels // latents)
+    return 1 << (need - 1).bit_length()
+
+
+def _spread_axis(block_bits: np.ndarray, pixels: int, stride: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fold latents that only code padding into the last block that holds image pixels."""
+    n_blocks = -(-pixels // stride)
+    head = np.take(block_bits, range(n_blocks), axis=axis)
+    tail = np.take(block_bits, range(n_blocks, block_bits.shape[axis]), axis=axis)
+    if tail.shape[axis]:
+        last = [slice(None)] * head.ndim
+        last[axis] = slice(n_blocks - 1, n_blocks)
+        head = head.copy()
+        head[tuple(last)] += tail.sum(axis=axis, keepdims=True)
+    counts = np.full(n_blocks, stride, dtype=np.float64)
+    counts[-1] = pixels - (n_blocks - 1) * stride
+    return head, counts
+
+
+def bits_map_from_likelihoods(likelihoods: Mapping[str, Any], size: tuple[int, int],
+                              strides: Mapping[str, int] | None = None) -> np.ndarray:
+    """Estimated bits at each pixel (H×W, float64) from a learned codec's likelihoods.
+
+    Each latent element costs −log2(likelihood) bits; a latent of spatial size h×w codes
+    blocks of ``stride``×``stride`` pixels (inferred as the smallest power of two whose blocks
+    cover the image, or given in ``strides``), and its bits are spread evenly over the image
+    pixels of its block. Latents that code only padding count towards the last block of
+    their row/column. The map sums to the total estimated bits.
+    """
+    h_img, w_img = size
+    total = np.zeros((h_img, w_img), dtype=np.float64)
+    for name, lk in likelihoods.items():
+        arr = lk.detach().cpu().double().numpy() if hasattr(lk, "detach") else np.asarray(lk, dtype=np.float64)
+        if arr.ndim == 4:
+            if arr.shape[0] != 1:
+                raise MetricError(f"likelihoods {name!r} hold a batch of {arr.shape[0]}; expected one image")
+            arr = arr[0]
+        if arr.ndim != 3:
+            raise MetricError(f"likelihoods {name!r} must be (1, C, h, w) or (C, h, w), got {arr.shape}")
+        bits = -np.log2(arr).sum(axis=0)  # (h, w)
+        h, w = bits.shape
+        sy = int(strides[name]) if strides and name in strides else _stride(h_img, h)
+        sx = int(strides[name]) if strides and name in strides else _stride(w_img, w)
+        if h * sy < h_img or w * sx < w_img:
+            raise MetricError(f"likelihoods {name!r} ({h}×{w}) with stride {sy}×{sx} do not cover a {h_img}×{w_img} image")
+        bits, rows = _spread_axis(bits, h_img, sy, 0)
+        bits, cols = _spread_axis(bits, w_img, sx, 1)
+        per_pixel = bits / np.outer(rows, cols)
+        total += np.repeat(np.repeat(per_pixel, sy, axis=0), sx, axis=1)[:h_img, :w_img]
+    return total
+
+
+def codec_bits_map(codec: Any, image: np.ndarray, setting: Any, side: np.ndarray | None) -> np.ndarray:
+    """Ask a codec for its estimated bits per pixel position (see the module docstring)."""
+    kwargs = {"side": side} if side is not None else {}
+    if hasattr(codec, "bits_map"):
+        bits = np.asarray(codec.bits_map(image, setting, **kwargs), dtype=np.float64)
+    elif hasattr(codec, "likelihoods"):
+        bits = bits_map_from_likelihoods(codec.likelihoods(image, setting, **kwargs), image.shape[:2])
+    else:
+        raise MetricError(
+            f"codec {getattr(codec, 'name', codec)!r} exposes no likelihoods (neither bits_map() nor "
+            "likelihoods()): estimated bits per region need a learned codec that does"
+        )
+    if bits.shape != image.shape[:2]:
+        raise MetricError(f"codec's bits map is {bits.shape}, the image is {image.shape[:2]}")
+    return bits
+
+
+# -- metric plugins ------------------------------------------------------------------------------
+
+
+class _Thresholded(PairMetric):
+    needs_mask: ClassVar[bool] = True
+
+    def __init__(self, device: str = "cpu", threshold: float = DEFAULT_THRESHOLD, **options: Any) -> None:
+        if not 0.0 < float(threshold) <= 1.0:
+            raise ConfigError(f"metric {self.name!r}: threshold must be in (0, 1], got {threshold!r}")
+        super().__init__(device, threshold=float(threshold), **options)
+        self.threshold = float(threshold)
+
+
+class RegionPSNR(_Thresholded):
+    """PSNR and MSE inside and outside the region of interest."""
+
+    name = "roi-psnr"
+    columns = (
+        Column("psnr_in", higher_is_better=True, label="PSNR in RoI", unit="dB"),
+        Column("psnr_out", higher_is_better=True, label="PSNR outside RoI", unit="dB"),
+        Column("mse_in", higher_is_better=False, label="MSE in RoI", minimum=0.0),
+        Column("mse_out", higher_is_better=False, label="MSE outside RoI", minimum=0.0),
+    )
+    library = "numpy"
+
+    def versions(self) -> dict[str, str]:
+        return {"numpy": np.__version__}
+
+    def compute(self, original: np.ndarray, reconstruction: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
+        if mask is None:
+            raise MetricError(f"metric {self.name!r} needs a mask")
+        mse_in, mse_out = region_mse(original, reconstruction, mask, self.threshold)
+        return {"psnr_in": psnr_from_mse(mse_in), "psnr_out": psnr_from_mse(mse_out),
+                "mse_in": mse_in, "mse_out": mse_out}
+
+
+class SaliencyPSNR(PairMetric):
+    """MSE and PSNR weighted by a saliency map normalised to mean 1."""
+
+    name = "saliency-psnr"
+    columns = (
+        Column("psnr_sal", higher_is_better=True, label="saliency-weighted PSNR", unit="dB"),
+        Column("mse_sal", higher_is_better=False, label="saliency-weighted MSE", minimum=0.0),
+    )
+    library = "numpy"
+    needs_mask: ClassVar[bool] = True
+
+    def versions(self) -> dict[str, str]:
+        return {"numpy": np.__version__}
+
+    def compute(self, original: np.ndarray, reconstruction: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
+        if mask is None:
+            raise MetricError(f"metric {self.name!r} needs a saliency map")
+        mse = saliency_mse(original, reconstruction, mask)
+        return {"psnr_sal": psnr_from_mse(mse), "mse_sal": mse}
+
+
+class RegionLPIPS(_Thresholded):
+    """LPIPS (AlexNet, v0.1, inputs in [-1, 1], full resolution) averaged inside and outside the RoI.
+
+    The ImageNet trunk comes through gcbench.weights ("alexnet-imagenet"); the option
+    ``trunk_weights=PATH`` uses another file instead (its hash enters the metric's identity and
+    the versions say it is not the manifest's file).
+    """
+
+    name = "roi-lpips"
+    columns = (
+        Column("lpips_in", higher_is_better=False, label="LPIPS in RoI", minimum=0.0),
+        Column("lpips_out", higher_is_better=False, label="LPIPS outside RoI", minimum=0.0),
+    )
+    library = "lpips"
+    uses_device = True
+    WEIGHTS = "alexnet-imagenet"
+
+    def __init__(self, device: str = "cpu", threshold: float = DEFAULT_THRESHOLD,
+                 trunk_weights: str | None = None, **options: Any) -> None:
+        extra = {"trunk_weights": str(trunk_weights)} if trunk_weights else {}
+        super().__init__(device, threshold, **extra, **options)
+        self.trunk_weights = trunk_weights
+        self._model: Any = None
+
+    @classmethod
+    def available(cls) -> Availability:
+        return require_modules("torch", "lpips", extra="perceptual")
+
+    def versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        from .. import weights
+
+        override = weights.describe_override(self.trunk_weights, self.WEIGHTS) if self.trunk_weights else None
+        out = {"lpips": version("lpips"), "torch": version("torch"), "trunk": weights.identity_of(self.WEIGHTS, override)}
+        if override is not None:
+            out["trunk_note"] = override.label
+        return out
+
+    def prepare(self) -> None:
+        if self._model is None:
+            self._model = build_spatial_lpips(self.trunk_weights, self.WEIGHTS).to(self.device)
+
+    def distance_map(self, original: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
+        """The LPIPS distance at each pixel (H×W float64)."""
+        import torch
+
+        self.prepare()
+        with torch.no_grad():
+            x = torch.from_numpy(np.ascontiguousarray(original)).permute(2, 0, 1)[None].to(self.device, torch.float32)
+            y = torch.from_numpy(np.ascontiguousarray(reconstruction)).permute(2, 0, 1)[None].to(self.device, torch.float32)
+            d = self._model(x / 127.5 - 1.0, y / 127.5 - 1.0)
+        return d[0, 0].double().cpu().numpy()
+
+    def compute(self, original: np.ndarray, reconstruction: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
+        if mask is None:
+            raise MetricError(f"metric {self.name!r} needs a mask")
+        _check(original, reconstruction, mask)
+        inside, outside = region_means(self.distance_map(original, reconstruction), mask, self.threshold)
+        return {"lpips_in": inside, "lpips_out": outside}
+
+
+def build_spatial_lpips(trunk_weights: str | None = None, entry: str = "alexnet-imagenet") -> Any:
+    """lpips.LPIPS(net='alex', version='0.1', spatial=True) with its trunk from gcbench.weights.
+
+    The linear layers ship in the lpips wheel; the trunk is built empty and filled from the
+    resolved (hash-checked) torchvision file, so nothing is downloaded behind gcbench's back.
+    """
+    import lpips
+    import torch
+
+    from .. import weights
+
+    path = weights.describe_override(trunk_weights, entry).path if trunk_weights else weights.resolve(entry)
+    model = lpips.LPIPS(net="alex", version="0.1", spatial=True, pnet_rand=True, verbose=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    target = model.net.state_dict()
+    # lpips splits torchvision's ``features.{i}`` into ``slice{k}.{i}``: same modules, other names
+    mapped = {}
+    for key in target:
+        _, index, param = key.split(".")
+        source = f"features.{index}.{param}"
+        if source not in state:
+            raise MetricError(f"{path}: not an AlexNet trunk (no {source!r})")
+        mapped[key] = state[source]
+    model.net.load_state_dict(mapped)
+    return model.eval()
+
+
+class RegionBits(_Thresholded):
+    """Estimated bits per pixel inside and outside the RoI, from the codec's likelihoods."""
+
+    name = "roi-bits"
+    columns = (
+        Column("bpp_in_est", higher_is_better=False, label="estimated bpp in RoI", unit="bpp", minimum=0.0),
+        Column("bpp_out_est", higher_is_better=False, label="estimated bpp outside RoI", unit="bpp", minimum=0.0),
+        Column("bpp_est", higher_is_better=False, label="estimated bpp", unit="bpp", minimum=0.0),
+    )
+    library = "numpy"
+    needs_codec: ClassVar[bool] = True
+
+    def versions(self) -> dict[str, str]:
+        return {"numpy": np.__version__}
+
+    def compute(self, original: np.ndarray, reconstruction: np.ndarray, mask: np.ndarray | None = None,
+                codec: Any = None, setting: Any = None) -> dict[str, float]:
+        if mask is None or codec is None:
+            raise MetricError(f"metric {self.name!r} needs a mask and the codec")
+        side = mask if getattr(codec, "uses_side_input", False) else None
+        bits = codec_bits_map(codec, original, setting, side)
+        inside, outside = region_means(bits, mask, self.threshold)
+        return {"bpp_in_est": inside, "bpp_out_est": outside, "bpp_est": float(bits.mean())}
