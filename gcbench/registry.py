@@ -204,6 +204,7 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "pillow": "gcbench.codecs.pillow:PillowCodec",
     "heif": "gcbench.codecs.heif:HeifCodec",
     "jxl": "gcbench.codecs.jxl:JxlCodec",
+    "external": "gcbench.codecs.external:ExternalCodec",
 }
 
 BUILTIN_METRICS: dict[str, str] = {
