@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "plot": "gcbench.commands.plot",
     "validate": "gcbench.commands.validate",
     "timing": "gcbench.commands.timing",
+    "study": "gcbench.commands.study",
 }
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
