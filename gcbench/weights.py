@@ -453,3 +453,23 @@ def identity_of(name: str, override: Override | None = None) -> str:
         return f"override:{override.sha256}"
     entry = get(name)
     return f"{entry.name}:{entry.sha256 or 'unhashed'}"
+
+
+def weights_table(pattern: str | None = None) -> Any:
+    """Every manifest entry with its status here, as a DataFrame (what ``gcbench weights`` prints)."""
+    import fnmatch
+
+    import pandas as pd
+
+    rows = []
+    for entry in entries():
+        if pattern and not fnmatch.fnmatchcase(entry.name, pattern):
+            continue
+        st = status(entry.name)
+        rows.append({
+            "name": entry.name, "file": entry.filename, "status": st.state,
+            "where": str(st.path) if st.path else st.detail, "used_by": ", ".join(entry.used_by),
+            "sha256": entry.sha256 or "", "size": "" if entry.size is None else str(entry.size), "license": entry.license, "url": entry.url or "",
+        })
+    cols = ["name", "file", "status", "where", "used_by", "sha256", "size", "license", "url"]
+    return pd.DataFrame(rows, columns=cols)
