@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "validate": "gcbench.commands.validate",
     "timing": "gcbench.commands.timing",
     "study": "gcbench.commands.study",
+    "weights": "gcbench.commands.weights",
 }
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2

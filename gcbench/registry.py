@@ -210,6 +210,11 @@ BUILTIN_ADAPTERS: dict[str, str] = {
 BUILTIN_METRICS: dict[str, str] = {
     "psnr": "gcbench.metrics.pixel:PSNR",
     "ms-ssim": "gcbench.metrics.pixel:MSSSIM",
+    "lpips": "gcbench.metrics.perceptual:LPIPS",
+    "dists": "gcbench.metrics.perceptual:DISTS",
+    "fid": "gcbench.metrics.distribution:FID",
+    "kid": "gcbench.metrics.distribution:KID",
+    "niqe": "gcbench.metrics.noreference:NIQE",
     "ssim": "gcbench.metrics.ssim:SSIM",
     "roi-psnr": "gcbench.metrics.region:RegionPSNR",
     "saliency-psnr": "gcbench.metrics.region:SaliencyPSNR",
