@@ -39,7 +39,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -294,22 +294,24 @@ def build_for_timing(spec: CodecSpec, settings: Sequence[Any], *, threads: int, 
     return tc
 
 
-def measure_startup(codec: Any, repeats: int = 5) -> tuple[float | None, float | None, str]:
+def measure_startup(codec: Any, repeats: int = 5, warmup: int = 1) -> tuple[float | None, float | None, str]:
     """Process start-up of a command-line codec: (median s, IQR s, how), or (None, None, "").
 
     ``startup_probe()`` (a trivial call of the codec's program, e.g. its version probe) is
-    timed here; ``startup_seconds()`` is a codec that measures its own start-up. Either is
-    called once first, untimed, so the program is in the page cache as it is for a real call.
+    timed here; ``startup_seconds()`` is a codec that measures its own start-up. Either runs
+    ``warmup`` times untimed first, so the program is in the page cache as it is for a real call.
     """
     clock = CpuClock()
     probe = getattr(codec, "startup_probe", None)
     reported = getattr(codec, "startup_seconds", None)
     if callable(probe):
-        probe()
-        values = [clock.time(probe)[1].seconds for _ in range(repeats)]
+        for _ in range(warmup):
+            probe()
+        values = [timed_call(clock, probe, stages=False)[1].seconds for _ in range(repeats)]
         how = "startup_probe() timed by gcbench"
     elif callable(reported):
-        reported()
+        for _ in range(warmup):
+            reported()
         values = [float(reported()) for _ in range(repeats)]
         how = "startup_seconds() reported by the codec"
     else:
@@ -392,7 +394,7 @@ class TimingConfig:
     codec_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     sync: bool = True  # CUDA only; False reproduces the unsynchronised error on purpose
     stages: bool = True
-    startup_repeats: int = 5
+    startup_repeats: int = 10
     progress: bool = True
     write_outputs: bool = True
     argv: list[str] | None = None
@@ -498,7 +500,8 @@ def run_timing(config: TimingConfig) -> TimingReport:
                     bar.update(len(tc.settings) * len(images))
                     continue
                 tc.prepare_s = time.perf_counter() - t0
-                tc.startup_s, tc.startup_iqr_s, tc.startup_via = measure_startup(tc.codec, config.startup_repeats)
+                tc.startup_s, tc.startup_iqr_s, tc.startup_via = measure_startup(
+                    tc.codec, config.startup_repeats, max(1, config.warmup))
                 clock = make_clock(tc.device, sync=config.sync, backend=config.cuda_backend)
                 codec_meta[tc.name] = {
                     "spec": tc.spec.to_dict(), "settings": [format_setting(s) for s in tc.settings],
@@ -631,7 +634,8 @@ def _write_meta(out: Path, fp: dict[str, Any], config: TimingConfig, threads: di
             meta["runs"] = json.loads(path.read_text(encoding="utf-8")).get("runs", [])
         except (OSError, json.JSONDecodeError):
             pass
-    cfg = {k: v for k, v in asdict(config).items() if k not in ("cuda_backend", "codecs")}
+    # not asdict(): that deep-copies the CUDA backend (locks, streams) and the codec specs
+    cfg = {f.name: getattr(config, f.name) for f in fields(config) if f.name not in ("cuda_backend", "codecs")}
     cfg["codecs"] = [c if isinstance(c, str) else getattr(c, "name", str(c)) for c in config.codecs]
     cfg["out"] = str(config.out)
     meta["runs"].append({"finished": time.time(), "argv": config.argv, "config": cfg, "threads": threads,
@@ -1003,7 +1007,7 @@ def plot_timing(summary: pd.DataFrame, out_stem: str | Path, *, per: str = "imag
             hi = np.array([getattr(lookup[lab], f"{stem}_q75") if lab in lookup else np.nan for lab in labels])
             values.append(med)
             ax.bar(x + (j - (len(machines) - 1) / 2) * width, med, width, label=mach,
-                   yerr=np.vstack([med - lo, hi - med]), capsize=2)
+                   yerr=np.vstack([med - lo, hi - med]).tolist(), capsize=2)  # lists: matplotlib warns on a 2×1 array
         finite = np.concatenate(values)
         finite = finite[np.isfinite(finite) & (finite > 0)]
         if finite.size and finite.max() / finite.min() > 50:
