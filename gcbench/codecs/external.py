@@ -122,10 +122,6 @@ class Binary:
                 return os.path.abspath(found), ""
         return None, f"program {' or '.join(self.names)} not found on PATH"
 
-    def hint(self) -> str:
-        how = f"{self.install.rstrip('.')}; or " if self.install else ""
-        return f"{how}point gcbench at it: --binary {self.name}=PATH or {self.env_var}=PATH"
-
 
 def _check_executable(path: str, origin: str) -> tuple[str | None, str]:
     p = Path(path).expanduser()
@@ -377,8 +373,8 @@ class ExternalCodec(Codec):
         _unknown(decode, _DECODE_KEYS, f"{where} decode")
         self.encoder = self._endpoint(encode, "input", INPUT_FORMATS, where + " encode", None)
         self.decoder = self._endpoint(decode, "output", OUTPUT_FORMATS, where + " decode", encode)
-        self._check_templates(where)
         self._resolved: dict[str, str] | None = None
+        self._check_templates(where)
 
     # -- spec checking ---------------------------------------------------------------------
     @staticmethod
@@ -478,12 +474,18 @@ class ExternalCodec(Codec):
                 found[key] = path
         return found, problems
 
+    def _missing_text(self, missing: list[tuple[Binary, str]]) -> tuple[str, str]:
+        reason = "; ".join(why for _, why in missing)
+        installs = list(dict.fromkeys(b.install.rstrip(".") for b, _ in missing if b.install))
+        flags = " ".join(f"--binary {b.name}=PATH" for b, _ in missing)
+        envs = ", ".join(b.env_var for b, _ in missing)
+        hint = "; ".join(installs + [f"or give the paths: {flags} (or set {envs})"])
+        return reason, hint
+
     def available(self) -> Availability:
         found, missing = self._locate_all()
         if missing:
-            reason = "; ".join(why for _, why in missing)
-            hint = "; ".join(b.hint() for b, _ in missing)
-            return Availability(False, reason, hint)
+            return Availability(False, *self._missing_text(missing))
         _, problems = self._resolve_files(found)
         if problems:
             return Availability(False, "; ".join(problems), "")
@@ -494,11 +496,11 @@ class ExternalCodec(Codec):
         if self._resolved is None:
             found, missing = self._locate_all()
             if missing:
-                raise UnavailableError(f"codec {self.name!r}: " + "; ".join(why for _, why in missing)
-                                       + ". To fix: " + "; ".join(b.hint() for b, _ in missing))
+                reason, hint = self._missing_text(missing)
+                raise UnavailableError(f"codec {self.name!r} cannot run here: {reason}. To fix: {hint}")
             files, problems = self._resolve_files(found)
             if problems:
-                raise UnavailableError(f"codec {self.name!r}: " + "; ".join(problems))
+                raise UnavailableError(f"codec {self.name!r} cannot run here: " + "; ".join(problems))
             self._resolved = found | files
         return self._resolved
 
@@ -631,7 +633,7 @@ class ExternalCodec(Codec):
                 raise CodecError(f"{program} (encode) exited with status 0 but wrote an empty bitstream "
                                  f"({TMP_MARK}/{out_name})\n{outcome.context()}")
             encode_line = _display(argv, tmp)
-        decode_line = _display(self._decode_argv(paths, TMP_MARK, size), None)
+            decode_line = _display(self._decode_argv(paths, str(tmp), size), tmp)
         info = self.provenance()
         info.update({
             "commands": {"encode": encode_line, "decode": decode_line},
