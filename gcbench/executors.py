@@ -124,6 +124,7 @@ def _local(jobs: int, threads: int | None = None, **options: object) -> Executor
 # Executor name → factory (a callable or "module:attr", imported only when chosen).
 EXECUTORS: dict[str, object] = {
     "local": _local,
+    "ray": "gcbench.ray_executor:make_ray_executor",
 }
 
 

@@ -123,20 +123,27 @@ def _record(task: Task) -> TaskRecord:
     )
 
 
-def execute(task: Task, st: WorkerState | None = None) -> TaskRecord:
-    """Run one task; every failure becomes part of the record, nothing is raised."""
+def execute(task: Task, st: WorkerState | None = None, *, image: np.ndarray | None = None,
+            bitstream: bytes | None = None) -> TaskRecord:
+    """Run one task; every failure becomes part of the record, nothing is raised.
+
+    ``image`` and ``bitstream`` let a remote executor hand over the original and a stored
+    bitstream it shipped itself, for workers that cannot read the driver's files.
+    """
     st = st or state()
     rec = _record(task)
     stage = "load"
     try:
-        original = st.image(task)
+        original = st.image(task) if image is None else image
         stage = "setup"
         codec = st.codec(task)
         size = (original.shape[0], original.shape[1])
         if task.bitstream_path is not None:
             stage = "read-bitstream"
-            with open(task.bitstream_path, "rb") as f:
-                data = f.read()
+            if bitstream is None:
+                with open(task.bitstream_path, "rb") as f:
+                    bitstream = f.read()
+            data = bitstream
             rec.reused_bitstream = True
         else:
             stage = "encode"

@@ -47,7 +47,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
     p.add_argument("--device", default="cpu", help="device for torch metrics: cpu or cuda[:N]")
-    p.add_argument("--executor", default="local", help="where tasks run: local (default)")
+    p.add_argument("--executor", default="local", help="where tasks run: local (default) or ray")
+    ray = p.add_argument_group("Ray executor (--executor ray; needs gcbench[ray])")
+    ray.add_argument("--address", help="Ray cluster to join: auto, HOST:PORT or ray://HOST:10001 "
+                                       "(default: start a local instance with jobs × threads CPUs)")
+    ray.add_argument("--ray-max-retries", type=int, help="retries of a task whose worker process dies (default 3)")
+    ray.add_argument("--ray-gpus-per-task", type=float,
+                     help="GPU fraction a task takes when its codec or a metric runs on CUDA (default 0.25)")
     p.add_argument("--codec-option", action="append", default=[], metavar="CODEC.KEY=VALUE",
                    help="override a codec spec option (VALUE parsed as JSON when it can be)")
     p.add_argument("--max-images", type=int, help="use only the first N images")
@@ -56,6 +62,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-outputs", action="store_true", help="do not write summary.csv, per_image.csv, rd.png")
     p.set_defaults(func=main)
+
+
+def executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the options given: the local executor rejects any, so --address without ray is an error."""
+    given = {"address": args.address, "max_retries": args.ray_max_retries, "gpus_per_task": args.ray_gpus_per_task}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -71,6 +83,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         device=args.device,
         data_root=args.data_root,
         executor=args.executor,
+        executor_options=executor_options(args),
         codec_options=codec_overrides(args.codec_option),
         max_images=args.max_images,
         masks=args.masks,

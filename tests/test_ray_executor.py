@@ -1,0 +1,321 @@
+"""The Ray executor on a real local Ray instance: the same table as the local pool, nothing lost
+when a worker or the driver is killed, failures as rows, set metrics gathered at the driver,
+and a clear error when Ray is not installed."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gcbench.cli import main
+from gcbench.codecs.pillow import PillowCodec
+from gcbench.errors import ConfigError, UnavailableError
+from gcbench.executors import make_executor
+from gcbench.metrics.base import Column, SetMetric, SetResult
+from gcbench.runner import RunConfig, run
+from gcbench.views import per_image, set_table
+
+TESTS = Path(__file__).resolve().parent
+TABLE = ["codec", "setting", "image", "status", "n_bytes", "bpp", "bpp_kind", "psnr", "ms_ssim", "ms_ssim_db"]
+
+
+# -- helpers that Ray workers import (tests/ is on their PYTHONPATH) ---------------------------
+
+
+class PausingJpeg(PillowCodec):
+    """JPEG that, the first time it encodes ``options.pause_setting``, writes its PID to
+    ``options.pid_file`` and waits to be killed (a later attempt finds the file and just encodes)."""
+
+    def encode(self, image, setting, side=None):
+        pid_file = Path(self.spec.options["pid_file"])
+        if setting == self.spec.options["pause_setting"] and not pid_file.exists():
+            tmp = pid_file.with_suffix(".tmp")
+            tmp.write_text(str(os.getpid()))
+            tmp.replace(pid_file)
+            time.sleep(120)
+        return super().encode(image, setting, side)
+
+
+class HistogramSet(SetMetric):
+    """A set metric small enough for tests: |original − reconstruction| histograms summed over
+    the images, against histograms of the originals as the reference."""
+
+    name = "test-hist"
+    kind = "set"
+    columns = (Column("test_mad", higher_is_better=False), Column("test_ref_mean", higher_is_better=True))
+
+    def item_features(self, original, reconstruction, context):
+        diff = np.abs(original.astype(np.int16) - reconstruction.astype(np.int16))
+        return np.bincount(diff.ravel(), minlength=256).astype(np.int64)
+
+    def reference_features(self, original, context):
+        return np.bincount(original.ravel(), minlength=256).astype(np.int64)
+
+    def finalize(self, features, references):
+        levels = np.arange(256)
+        f, r = np.sum(features, axis=0), np.sum(references, axis=0)
+        return SetResult({"test_mad": float(levels @ f / f.sum()), "test_ref_mean": float(levels @ r / r.sum())},
+                         n_items=len(features))
+
+
+def register_test_metric() -> None:
+    """Ray's worker_process_setup_hook: make the test metric known in every worker."""
+    from gcbench import registry
+
+    registry.metrics.add(HistogramSet.name, "test_ray_executor:HistogramSet", replace=True)
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_address(tmp_path_factory: pytest.TempPathFactory):
+    """One local Ray instance (2 CPUs) for the module; its workers see tests/ and the test cache."""
+    import ray
+
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "GCBENCH_OFFLINE": "1",
+        "GCBENCH_CACHE": str(tmp_path_factory.getbasetemp() / "gcbench-cache"),
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)  # inherited by the raylet, hence by every job's workers
+        ctx = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                       runtime_env={"worker_process_setup_hook": "test_ray_executor.register_test_metric"})
+    yield ctx.address_info["address"]
+    ray.shutdown()
+
+
+@pytest.fixture
+def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder of test codec specs on GCBENCH_CODEC_PATH, with a fresh codec registry."""
+    from gcbench import registry
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    monkeypatch.setenv("GCBENCH_CODEC_PATH", str(folder))
+    monkeypatch.setattr(registry, "codecs", registry.Registry("codec", validate=registry._validate_codec,
+                                                              populate=registry._populate_codecs))
+    return folder
+
+
+def _run(dataset: Path, out: Path, codecs: list[str], metrics: list[str], **kw) -> object:
+    return run(RunConfig(codecs=codecs, dataset=str(dataset), out=out, metrics=metrics, progress=False,
+                         write_outputs=False, **kw))
+
+
+def _table(out: Path, cols: list[str] = TABLE) -> pd.DataFrame:
+    df = per_image(out)
+    return df[[c for c in cols if c in df.columns]].sort_values(["codec", "setting", "image"]).reset_index(drop=True)
+
+
+# -- tests -------------------------------------------------------------------------------------
+
+
+def test_same_per_image_table_as_the_local_pool(ray_address: str, tmp_path: Path, image_folder,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+
+    data = image_folder(3, (176, 208))
+    codecs = ["jpeg@20,60", "webp@40"]
+    local = _run(data, tmp_path / "local", codecs, ["psnr", "ms-ssim"], jobs=2, threads=1)
+    puts: list[object] = []
+    real_put = ray.put
+    monkeypatch.setattr(ray, "put", lambda value, **kw: puts.append(value) or real_put(value, **kw))
+    # first PSNR only, then MS-SSIM added: the second run ships stored bitstreams, not images re-encoded
+    first = _run(data, tmp_path / "ray", codecs, ["psnr"], executor="ray", threads=1)
+    assert first.n_ok == 9 and not first.failed
+    assert len(puts) == 3 and all(isinstance(p, np.ndarray) for p in puts)  # one put per image, not per task
+    encode_s = _table(tmp_path / "ray", ["codec", "setting", "image", "encode_s"])
+    second = _run(data, tmp_path / "ray", codecs, ["psnr", "ms-ssim"], executor="ray", threads=1)
+    assert second.n_ok == 9 and second.n_skipped == 0 and not second.failed
+    assert local.n_ok == 9 and not local.failed
+    pd.testing.assert_frame_equal(_table(tmp_path / "ray"), _table(tmp_path / "local"), check_exact=True)
+    pd.testing.assert_frame_equal(_table(tmp_path / "ray", ["codec", "setting", "image", "encode_s"]), encode_s)
+    # the run records where it ran
+    with sqlite3.connect(tmp_path / "ray" / "gcbench.sqlite") as conn:
+        config = conn.execute("SELECT config FROM runs ORDER BY run_id DESC").fetchone()[0]
+    assert '"executor": "ray"' in config and '"cpus_per_task": 1' in config
+
+
+def test_worker_killed_mid_task_loses_nothing(ray_address: str, tmp_path: Path, image_folder, specs: Path) -> None:
+    pid_file = tmp_path / "paused.pid"
+    (specs / "pausing.toml").write_text(
+        'base = "jpeg"\nadapter = "test_ray_executor:PausingJpeg"\nsettings = [30, 70]\n'
+        f'[options]\npause_setting = 70\npid_file = "{pid_file}"\n')
+    data = image_folder(2, (176, 176))
+    killed: list[int] = []
+
+    def kill_when_paused() -> None:
+        deadline = time.time() + 120
+        while not pid_file.exists() and time.time() < deadline:
+            time.sleep(0.02)
+        if pid_file.exists():
+            pid = int(pid_file.read_text())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    killer = threading.Thread(target=kill_when_paused, daemon=True)
+    killer.start()
+    report = _run(data, tmp_path / "ray", ["pausing"], ["psnr", "ms-ssim"], executor="ray", threads=1,
+                  executor_options={"max_retries": 2})
+    killer.join(timeout=5)
+    assert killed and killed[0] != os.getpid(), "no worker was paused and killed"
+    assert report.n_ok == 4 and not report.failed
+    # the retried task gives exactly what a run that was never interrupted gives
+    _run(data, tmp_path / "clean", ["pausing"], ["psnr", "ms-ssim"], jobs=1)
+    pd.testing.assert_frame_equal(_table(tmp_path / "ray"), _table(tmp_path / "clean"), check_exact=True)
+
+
+def test_failures_are_rows_and_a_worker_dying_every_time_is_retried_a_bounded_number_of_times(
+        ray_address: str, tmp_path: Path, image_folder, specs: Path) -> None:
+    (specs / "failing.toml").write_text(
+        'adapter = "failing_codec:FailingCodec"\nrate_param = "mode"\nrate_increases_with_setting = true\n'
+        'settings = ["ok", "encode-error", "decode-error", "boom", "crash"]\n')
+    data = image_folder(1, (64, 64))
+    t0 = time.perf_counter()
+    report = _run(data, tmp_path / "ray", ["failing"], ["psnr"], executor="ray", executor_options={"max_retries": 1})
+    assert time.perf_counter() - t0 < 120
+    assert report.n_ok == 1 and report.n_failed == 4
+    df = per_image(tmp_path / "ray").set_index("setting")
+    assert df.loc["ok", "status"] == "ok" and df.loc["ok", "psnr"] == np.inf
+    expect = {"encode-error": ("encode", "encoder refused"), "decode-error": ("decode", "decoder refused"),
+              "boom": ("encode", "ZeroDivisionError: unexpected bug"),
+              "crash": ("worker", "Ray worker process died while running this task, 1 retries included")}
+    for setting, (stage, text) in expect.items():
+        assert df.loc[setting, "status"] == "error"
+        assert df.loc[setting, "error_stage"] == stage
+        assert text in df.loc[setting, "error"]
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_driver_killed_then_rerun_resumes_without_recomputing(ray_address: str, kodak_dir: Path, tmp_path: Path) -> None:
+    subset = tmp_path / "kodak4"
+    subset.mkdir()
+    for p in sorted(kodak_dir.glob("*.png"))[:4]:
+        (subset / p.name).symlink_to(p)
+    args = ["run", "--codec", "jpeg@10,20,30,40,50,60,70,80,90", "--codec", "webp@20,50,80", "--dataset", str(subset),
+            "--metric", "psnr", "--metric", "ms-ssim", "--out", str(tmp_path / "out"), "--no-progress",
+            "--executor", "ray", "--address", ray_address]
+    db = tmp_path / "out" / "gcbench.sqlite"
+    proc = subprocess.Popen([sys.executable, "-m", "gcbench", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while _count(db) < 8 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as conn:
+        before = dict(conn.execute("SELECT key, created FROM tasks"))
+    assert 0 < len(before) < 48, len(before)
+    resumed = subprocess.run([sys.executable, "-m", "gcbench", *args], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"{48 - len(before)} done, {len(before)} already in the store, 0 failed" in resumed.stdout
+    with sqlite3.connect(db) as conn:
+        after = dict(conn.execute("SELECT key, created FROM tasks"))
+        statuses = {s for (s,) in conn.execute("SELECT status FROM metric_results")}
+    assert len(after) == 48 and statuses == {"ok"}
+    assert all(after[k] == t for k, t in before.items())  # finished tasks were not run again
+
+
+def test_set_metric_features_gather_at_the_driver(ray_address: str, tmp_path: Path, image_folder,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from gcbench import registry
+
+    fresh = registry.Registry("metric", validate=registry._validate_metric,
+                              populate=registry._populate_from(registry.BUILTIN_METRICS))
+    fresh.add(HistogramSet.name, HistogramSet)
+    monkeypatch.setattr(registry, "metrics", fresh)
+    data = image_folder(3, (96, 128))
+    results = {}
+    for name, kw in (("inline", {"jobs": 1}), ("ray", {"executor": "ray"})):
+        cache = tmp_path / f"cache-{name}"
+        monkeypatch.setenv("GCBENCH_CACHE", str(cache))  # each run computes its own references
+        report = _run(data, tmp_path / name, ["jpeg@10,50", "webp@30"], ["psnr", "test-hist"], **kw)
+        assert report.n_ok == 9 and not report.failed
+        # references once per original (3), features once per task (9), all written by the driver
+        assert len(list((cache / "reference-features").glob("*.npy"))) == 3
+        assert len(list((tmp_path / name / "features").rglob("*.npy"))) == 9
+        results[name] = set_table(tmp_path / name)
+    cols = ["codec", "setting", "metric", "status", "n_items", "test_mad", "test_ref_mean"]
+    assert len(results["ray"]) == 3 and (results["ray"]["n_items"] == 3).all()
+    pd.testing.assert_frame_equal(results["ray"][cols], results["inline"][cols], check_exact=True)
+
+
+def test_task_resources_follow_the_devices() -> None:
+    from gcbench.codecs.spec import CodecSpec
+    from gcbench.plan import MetricRef, Task
+    from gcbench.ray_executor import task_resources
+
+    def task(options: dict, device: str, metrics: tuple[str, ...]) -> Task:
+        spec = CodecSpec("c", "pillow", "quality", (1,), True, options=options)
+        refs = tuple(MetricRef(name=m, metric_id=m, device=device) for m in metrics)
+        return Task(key="k", codec="c", spec=spec, codec_versions={}, metrics=refs)
+
+    assert task_resources(task({}, "cpu", ("psnr", "ms-ssim")), 1, 0.25) == {"num_cpus": 1.0, "num_gpus": 0.0}
+    # PSNR ignores the device; MS-SSIM runs on it
+    assert task_resources(task({}, "cuda", ("psnr",)), 2, 0.25) == {"num_cpus": 2.0, "num_gpus": 0.0}
+    assert task_resources(task({}, "cuda", ("psnr", "ms-ssim")), 1, 0.25)["num_gpus"] == 0.25
+    assert task_resources(task({"device": "cuda:0"}, "cpu", ("psnr",)), 1, 0.5)["num_gpus"] == 0.5
+    assert task_resources(task({"device": "cuda", "num_gpus": 1}, "cuda", ("ms-ssim",)), 1, 0.25)["num_gpus"] == 1.0
+
+
+def test_gpu_tasks_on_a_cluster_without_gpus_fail_before_any_work(ray_address: str, tmp_path: Path, image_folder) -> None:
+    with pytest.raises(ConfigError, match="the Ray cluster has 0 GPUs"):
+        _run(image_folder(1, (176, 176)), tmp_path / "o", ["jpeg@50"], ["ms-ssim"], executor="ray", device="cuda")
+    with sqlite3.connect(tmp_path / "o" / "gcbench.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0
+
+
+def test_without_ray_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError, as when it is not installed
+    with pytest.raises(UnavailableError, match=r"pip install 'gcbench\[ray\]'"):
+        make_executor("ray", 1)
+    code = main(["run", "--codec", "jpeg@50", "--dataset", "sample", "--out", str(tmp_path / "o"), "--executor", "ray"])
+    assert code == 2 and "pip install 'gcbench[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "gcbench.sqlite").exists()  # refused before the store was opened
+
+
+def test_with_ray_the_executor_is_built_and_options_are_checked() -> None:
+    ex = make_executor("ray", 2, 1, address="auto", max_retries=5)
+    assert ex.name == "ray" and ex.describe()["address"] == "auto" and ex.describe()["max_retries"] == 5
+    with pytest.raises(ConfigError, match="unknown"):
+        make_executor("ray", 1, adress="auto")
+    with pytest.raises(ConfigError, match="takes no options"):
+        make_executor("local", 1, address="auto")  # --address without --executor ray
+    assert make_executor("local", 2).name == "local"  # the local pool stays the default executor
+
+
+def test_cli_options_reach_the_executor() -> None:
+    from gcbench.cli import build_parser
+    from gcbench.commands.run import config_from_args
+
+    args = build_parser().parse_args(["run", "--codec", "jpeg", "--dataset", "sample", "--out", "x", "--executor", "ray",
+                                      "--address", "ray://head:10001", "--ray-max-retries", "2",
+                                      "--ray-gpus-per-task", "0.5"])
+    args.argv = []
+    config = config_from_args(args)
+    assert config.executor == "ray"
+    assert config.executor_options == {"address": "ray://head:10001", "max_retries": 2, "gpus_per_task": 0.5}
+    args = build_parser().parse_args(["run", "--codec", "jpeg", "--dataset", "sample", "--out", "x"])
+    args.argv = []
+    assert config_from_args(args).executor == "local" and config_from_args(args).executor_options == {}
