@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "ls": "gcbench.commands.ls",
     "table": "gcbench.commands.table",
     "plot": "gcbench.commands.plot",
+    "report": "gcbench.commands.report",
+    "bdrate": "gcbench.commands.bdrate",
     "validate": "gcbench.commands.validate",
     "timing": "gcbench.commands.timing",
     "study": "gcbench.commands.study",

@@ -43,6 +43,11 @@ class RunConfig:
     progress: bool = True
     write_outputs: bool = True  # summary/per-image CSV and the RD plot in ``out``
     argv: list[str] | None = None
+    # equal-bitrate comparison (gcbench.targeting): per image, the setting of each codec nearest
+    # each target bpp ("nearest") or the highest under it ("under"); sweep=False runs only those
+    target_bpp: list[float] = field(default_factory=list)
+    target_mode: str = "nearest"
+    sweep: bool = True
 
 
 @dataclass
@@ -227,7 +232,11 @@ def run(config: RunConfig) -> RunReport:
     run_id = store.begin_run(config.argv, resolved, fingerprint())
     try:
         images, image_errors = load_images(dataset, store, run_id, config.max_images, mask_set)
-        tasks = plan_tasks(codec_plans, images, metric_refs, dataset.name, str(dataset.root))
+        tasks = plan_tasks(codec_plans if config.sweep else [], images, metric_refs, dataset.name, str(dataset.root))
+        if config.target_bpp:
+            from .targeting import add_target_tasks
+
+            tasks = add_target_tasks(tasks, config, codec_plans, images, metric_refs, dataset)
         todo, skipped = pending_tasks(tasks, store)
         todo = mark_references(todo, metric_refs)
         n_ok = n_failed = n_metric_fail = 0
@@ -266,6 +275,9 @@ def write_outputs(out: Path) -> list[Path]:
     written = [write_table(summary_table(out), out / "summary.csv"), write_table(df, out / "per_image.csv")]
     if not df.empty and (df["status"] == "ok").any():
         written += plot_rd(out, out / "rd")
+    from .targeting import write_outputs as write_equal_bitrate
+
+    written += write_equal_bitrate(out)
     return written
 
 

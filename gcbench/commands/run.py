@@ -61,6 +61,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                    "DIR/<image stem>.png or .npy; see README 'Region-aware evaluation'")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-outputs", action="store_true", help="do not write summary.csv, per_image.csv, rd.png")
+    eq = p.add_argument_group("equal-bitrate comparison (gcbench.targeting)")
+    eq.add_argument("--target-bpp", action="append", type=float, default=[], metavar="BPP",
+                    help="per image, also run each codec at the setting whose bpp is nearest BPP (repeatable)")
+    eq.add_argument("--target-mode", choices=["nearest", "under"], default="nearest",
+                    help="nearest: closest bpp; under: the highest bpp not above the target")
+    eq.add_argument("--no-sweep", action="store_true", help="with --target-bpp: run only the targeted settings")
     p.set_defaults(func=main)
 
 
@@ -90,7 +96,16 @@ def config_from_args(args: argparse.Namespace) -> Any:
         progress=not args.no_progress,
         write_outputs=not args.no_outputs,
         argv=args.argv,
+        target_bpp=list(args.target_bpp),
+        target_mode=args.target_mode,
+        sweep=_sweep(args),
     )
+
+
+def _sweep(args: argparse.Namespace) -> bool:
+    if args.no_sweep and not args.target_bpp:
+        raise ConfigError("--no-sweep leaves nothing to run without --target-bpp")
+    return not args.no_sweep
 
 
 def main(args: argparse.Namespace) -> int:
