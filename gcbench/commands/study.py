@@ -95,7 +95,7 @@ def export_config(args: argparse.Namespace):  # noqa: ANN201 - lazy import keeps
         raise ConfigError("give settings (--setting or NAME@SETTING) or --bpp, not both")
     return ExportConfig(
         results=args.results, codecs=codecs, out=args.out,
-        settings=settings if args.bpp is None else None, target_bpp=args.bpp,
+        settings=settings or None, target_bpp=args.bpp,
         crops=args.crops, crop_size=args.crop_size, crop_rule=args.crop_rule, participants=args.participants,
         reference=args.reference, catch_rate=args.catch_rate, min_view_s=args.min_view, seed=args.seed,
         dataset=args.dataset, max_images=args.max_images, originals=args.originals, post_url=args.post_url,

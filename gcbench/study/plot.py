@@ -28,7 +28,7 @@ def plot_study(pairs: pd.DataFrame, scores: pd.DataFrame, out_stem: str | Path, 
     y = np.arange(len(pairs))
     rate = pairs["preference_a"].to_numpy(dtype=float)
     lo, hi = pairs["ci_low"].to_numpy(dtype=float), pairs["ci_high"].to_numpy(dtype=float)
-    ax_pairs.errorbar(rate, y, xerr=[rate - lo, hi - rate], fmt="o", capsize=4, color="tab:blue")
+    ax_pairs.errorbar(rate, y, xerr=np.vstack([rate - lo, hi - rate]), fmt="o", capsize=4, color="tab:blue")
     ax_pairs.axvline(0.5, color="grey", lw=1, ls="--")
     ax_pairs.set_yticks(y, [f"{_label(a)} vs {_label(b)}" for a, b in zip(pairs["codec_a"], pairs["codec_b"], strict=True)])
     ax_pairs.set_xlim(0, 1)
@@ -40,7 +40,8 @@ def plot_study(pairs: pd.DataFrame, scores: pd.DataFrame, out_stem: str | Path, 
     elo = scores["elo"].to_numpy(dtype=float)
     elo_lo, elo_hi = scores["elo_ci_low"].to_numpy(dtype=float), scores["elo_ci_high"].to_numpy(dtype=float)
     has_ci = np.isfinite(elo_lo) & np.isfinite(elo_hi)
-    xerr = np.where(has_ci, [elo - elo_lo, elo_hi - elo], 0.0)
+    # A percentile interval need not contain the point estimate; draw what lies on each side.
+    xerr = np.where(has_ci, np.clip([elo - elo_lo, elo_hi - elo], 0.0, None), 0.0)
     ax_elo.errorbar(elo, y2, xerr=xerr, fmt="s", capsize=4, color="tab:red")
     ax_elo.set_yticks(y2, [_label(c) for c in scores["codec"]])
     ax_elo.invert_yaxis()

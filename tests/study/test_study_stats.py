@@ -1,0 +1,133 @@
+"""Statistics of the study analysis against hand-computed values and independent implementations."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from gcbench.errors import UnavailableError
+from gcbench.study import stats
+
+
+def test_wilson_interval_of_7_of_10_by_hand() -> None:
+    # z = 1.959964: centre (0.7 + z²/20) / (1 + z²/10) = 0.644490;
+    # half-width z / (1 + z²/10) · sqrt(0.7·0.3/10 + z²/400) = 0.247712.
+    z = 1.959963984540054
+    centre = (0.7 + z * z / 20) / (1 + z * z / 10)
+    half = z / (1 + z * z / 10) * math.sqrt(0.021 + z * z / 400)
+    lo, hi = stats.wilson_interval(7, 10)
+    assert lo == pytest.approx(centre - half, abs=1e-12)
+    assert hi == pytest.approx(centre + half, abs=1e-12)
+    assert (round(lo, 4), round(hi, 4)) == (0.3968, 0.8922)  # the published table value
+
+
+def test_wilson_interval_edges() -> None:
+    lo, hi = stats.wilson_interval(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)
+    lo, hi = stats.wilson_interval(10, 10)
+    assert hi == 1.0 and lo == pytest.approx(0.7225, abs=1e-4)
+    assert all(math.isnan(v) for v in stats.wilson_interval(0, 0))
+    with pytest.raises(ValueError):
+        stats.wilson_interval(11, 10)
+
+
+def test_binomial_p_of_7_of_10_by_hand() -> None:
+    # P(X >= 7) = (C(10,7) + C(10,8) + C(10,9) + C(10,10)) / 2^10 = 176/1024; two-sided doubles it.
+    assert stats.binomial_p(7, 10) == pytest.approx(2 * 176 / 1024, abs=1e-15)
+    assert stats.binomial_p(3, 10) == pytest.approx(2 * 176 / 1024, abs=1e-15)
+    assert stats.binomial_p(5, 10) == pytest.approx(1.0)
+    assert math.isnan(stats.binomial_p(0, 0))
+
+
+def test_bradley_terry_two_items_is_the_log_odds() -> None:
+    # 7 wins of 10: P(A beats B) = e^a / (e^a + e^b) = 0.7, so a - b = ln(7/3), centred.
+    fit = stats.bradley_terry(np.array([[0.0, 7.0], [3.0, 0.0]]))
+    assert not fit.regularised
+    assert fit.scores[0] - fit.scores[1] == pytest.approx(math.log(7 / 3), abs=1e-8)
+    assert fit.scores.sum() == pytest.approx(0.0, abs=1e-12)
+
+
+def _bt_negative_log_likelihood(theta: np.ndarray, wins: np.ndarray) -> float:
+    total = 0.0
+    for i, j in itertools.permutations(range(len(theta)), 2):
+        if wins[i, j]:
+            total -= wins[i, j] * (theta[i] - np.logaddexp(theta[i], theta[j]))
+    return total
+
+
+def test_bradley_terry_known_matrix_matches_direct_maximum_likelihood() -> None:
+    from scipy.optimize import minimize
+
+    wins = np.array([[0, 8, 6, 9], [4, 0, 7, 5], [2, 5, 0, 6], [1, 3, 4, 0]], dtype=float)
+    fit = stats.bradley_terry(wins)
+    assert not fit.regularised
+    ref = minimize(_bt_negative_log_likelihood, np.zeros(4), args=(wins,), method="BFGS", options={"gtol": 1e-10}).x
+    ref -= ref.mean()
+    np.testing.assert_allclose(fit.scores, ref, atol=1e-5)
+    # Maximum-likelihood condition: every item's expected wins equal its observed wins.
+    p = 1.0 / (1.0 + np.exp(fit.scores[None, :] - fit.scores[:, None]))
+    n = wins + wins.T
+    np.testing.assert_allclose((n * p).sum(axis=1) - np.diag(n * p), wins.sum(axis=1), atol=1e-5)
+
+
+def test_bradley_terry_without_ml_estimate_is_regularised_and_says_so() -> None:
+    wins = np.array([[0, 5], [0, 0]], dtype=float)  # B never wins: the ML scores diverge
+    fit = stats.bradley_terry(wins, alpha=0.01)
+    assert fit.regularised
+    assert np.all(np.isfinite(fit.scores)) and fit.scores[0] > fit.scores[1]
+    assert stats.strongly_connected(np.array([[0, 1], [1, 0]]))
+    assert not stats.strongly_connected(wins)
+
+
+def test_elo_single_order_by_hand() -> None:
+    # A beats B from 2000/2000: expected 0.5, so A gains K·0.5 = 15.
+    r = stats.elo_ratings(np.array([[0, 1]]), 2, orders=1)
+    np.testing.assert_allclose(r, [2015.0, 1985.0])
+    # Then B beats A: E_B = 1 / (1 + 10^((2015 - 1985) / 400)) = 0.456922; B gains 30·(1 - E_B).
+    # 10^0.075 = 1.188502, E_B = 0.456934, gain 16.29199: A 1998.70801, B 2001.29199. With one
+    # random order the games come either way round, the other order mirroring the result.
+    by_hand = [1998.70801, 2001.29199]
+    for seed in range(6):
+        r = stats.elo_ratings(np.array([[0, 1], [1, 0]]), 2, orders=1, rng=np.random.default_rng(seed))
+        assert list(r) == pytest.approx(by_hand, abs=1e-5) or list(r[::-1]) == pytest.approx(by_hand, abs=1e-5)
+
+
+def _elo_reference(games: list[tuple[int, int]], n: int) -> np.ndarray:
+    """Plain CLIC Elo over one order (independent of the vectorised implementation)."""
+    r = [2000.0] * n
+    for w, lo in games:
+        e = 1.0 / (1.0 + 10 ** ((r[lo] - r[w]) / 400.0))
+        r[w] += 30 * (1 - e)
+        r[lo] -= 30 * (1 - e)
+    return np.array(r)
+
+
+def test_elo_average_over_orders_matches_exhaustive_average() -> None:
+    games = [(0, 1), (0, 1), (1, 2), (2, 0), (0, 2)]
+    exact = np.mean([_elo_reference(list(p), 3) for p in itertools.permutations(games)], axis=0)
+    got = stats.elo_ratings(np.array(games), 3, orders=20000, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(got, exact, atol=0.15)
+    # Symmetric data: the two orders of (A>B, B>A) average to exactly 2000.
+    two = stats.elo_ratings(np.array([[0, 1], [1, 0]]), 2, orders=20000, rng=np.random.default_rng(1))
+    np.testing.assert_allclose(two, [2000.0, 2000.0], atol=0.05)
+
+
+def test_elo_many_pads_shorter_sets_without_moving_ratings() -> None:
+    sets = [np.array([[0, 1]]), np.array([[1, 0], [1, 0], [1, 0]]), np.zeros((0, 2), dtype=int)]
+    out = stats.elo_many(sets, 2, orders=3, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(out[0], [2015.0, 1985.0])
+    np.testing.assert_allclose(out[1], _elo_reference([(1, 0)] * 3, 2))
+    np.testing.assert_allclose(out[2], [2000.0, 2000.0])
+
+
+def test_missing_choix_and_scipy_give_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "choix", None)
+    with pytest.raises(UnavailableError, match=r"gcbench\[study\]"):
+        stats.bradley_terry(np.array([[0.0, 1.0], [1.0, 0.0]]))
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)
+    with pytest.raises(UnavailableError, match=r"'scipy.stats'.*gcbench\[study\]"):
+        stats.binomial_p(3, 5)
