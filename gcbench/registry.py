@@ -205,6 +205,11 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "heif": "gcbench.codecs.heif:HeifCodec",
     "jxl": "gcbench.codecs.jxl:JxlCodec",
     "external": "gcbench.codecs.external:ExternalCodec",
+    "compressai": "gcbench.codecs.learned:CompressAIZooCodec",
+    "learned-model": "gcbench.codecs.learned:ModelCodec",
+    "learned-plugin": "gcbench.codecs.learned:PluginCodec",
+    "gan": "gcbench.codecs.gan.codec:GanCodec",
+    "neuralcompression": "gcbench.codecs.gan.neuralcompression:NeuralCompressionCodec",
 }
 
 BUILTIN_METRICS: dict[str, str] = {

@@ -1,0 +1,74 @@
+"""The ``gan`` codec adapter: an architecture of the zoo with real weights, or random ones for timing.
+
+Spec options (besides those of :class:`gcbench.codecs.learned.LearnedCodec`):
+
+- ``architecture``: a zoo name (``hific``, ``agustsson2019``, ``pix2pixhd-global``, ``fgc-updown``,
+  ``fgc-dense-N-k``);
+- ``kwargs``: constructor arguments of the architecture (``latent_features``, ``channels``, …);
+- ``weights = "msillm"``: the published MS-ILLM checkpoints (HiFiC architecture, setting =
+  quality 1–6), resolved through :mod:`gcbench.weights`.
+
+Without a checkpoint, a weights source or ``random_weights`` the codec says it is unavailable and
+why; it never runs on weights nobody trained unless asked to. Padding follows NeuralCompression
+(reflect, bottom-right) to the architecture's own multiple (64 for HiFiC, 128 with the extra
+down/up pair, 16 for GC and pix2pixHD).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ...availability import Availability
+from ...errors import ConfigError
+from ..learned import LearnedCodec
+from . import zoo
+from .neuralcompression import msillm_weights
+
+
+class GanCodec(LearnedCodec):
+    required_modules = ("torch", "compressai")
+    library_dists = ("torch", "compressai")
+    default_pad_mode = "reflect"
+    default_pad_align = "bottom-right"
+
+    def __init__(self, spec: Any) -> None:
+        super().__init__(spec)
+        o = spec.options
+        self.architecture = str(o.get("architecture", ""))
+        self.arch = zoo.get(self.architecture)  # raises with suggestions on an unknown name
+        kwargs = o.get("kwargs", {})
+        if not isinstance(kwargs, Mapping):
+            raise ConfigError(f"codec {spec.name!r}: option kwargs must be a table")
+        self.kwargs = dict(kwargs)
+        self.weights_source = str(o.get("weights", ""))
+        if self.weights_source not in ("", "msillm"):
+            raise ConfigError(f"codec {spec.name!r}: weights must be 'msillm' or empty, got {self.weights_source!r}")
+        if self.weights_source == "msillm" and self.architecture != "hific":
+            raise ConfigError(f"codec {spec.name!r}: the MS-ILLM weights are for the hific architecture")
+
+    def available(self) -> Availability:
+        if not (self.random_weights or self.checkpoint is not None or self.weights_source):
+            return Availability(
+                False, f"{self.architecture} has no trained weights here",
+                f"give a checkpoint (--codec-option {self.name}.checkpoint=PATH --codec-option "
+                f"{self.name}.sha256=HEX), or --random-weights to time the untrained architecture",
+            )
+        return super().available()
+
+    def versions(self) -> dict[str, str]:
+        return {**super().versions(), "architecture": self.architecture}
+
+    def default_weights_identity(self) -> str:
+        return "MS-ILLM published checkpoints" if self.weights_source == "msillm" else "none"
+
+    def build_model(self, setting: str) -> Any:
+        try:
+            return self.arch.build(**self.kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"codec {self.name!r}: {self.architecture} does not take these kwargs: {exc}") from exc
+
+    def default_weights(self, setting: str) -> tuple[dict[str, Any], str]:
+        if self.weights_source == "msillm":
+            return msillm_weights(setting)
+        return super().default_weights(setting)
