@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import CodecError, ConfigError, GcbenchError, ImageLoadError, UnavailableError
+from .stages import record_stages
 
 if TYPE_CHECKING:
     import numpy as np
@@ -183,9 +184,11 @@ def make_clock(device: str, *, sync: bool = True, backend: CudaBackend | None = 
 
 
 def timed_call(clock: Clock, fn: Callable[[], Any], *, stages: bool = True) -> tuple[Any, Timed, dict[str, float]]:
-    """One measured call: garbage collection paused, stage times collected when ``stages``."""
-    from .stages import record_stages
+    """One measured call: garbage collection paused, stage times collected when ``stages``.
 
+    Only ``fn()`` lies between the two clock reads; pausing the collector and setting up the
+    stage recorder happen outside them.
+    """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
