@@ -48,7 +48,8 @@ def load_torchvision_state(path: Path, arch: str) -> dict[str, Any]:
     import torchvision
 
     state = torch.load(str(path), map_location="cpu", weights_only=True)
-    expected = getattr(torchvision.models, arch)(weights=None).state_dict()
+    with torch.device("meta"):  # shapes only: no memory, no random initialisation
+        expected = getattr(torchvision.models, arch)(weights=None).state_dict()
     missing = [k for k in expected if k not in state]
     wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     if missing or wrong:
@@ -212,8 +213,9 @@ class DISTS(_TrunkMetric):
         import torchvision
         from DISTS_pytorch import DISTS_pt
 
-        vgg = torchvision.models.vgg16(weights=None)
-        vgg.load_state_dict(load_torchvision_state(path, "vgg16"))
+        with torch.device("meta"):  # built empty; the resolved tensors are assigned next
+            vgg = torchvision.models.vgg16(weights=None)
+        vgg.load_state_dict(load_torchvision_state(path, "vgg16"), assign=True)
         # DISTS() always asks torchvision for a downloaded VGG16; hand it the resolved one instead.
         # Only the package's own reference to `models` is replaced, for the constructor's duration.
         with _DISTS_LOCK, mock.patch.object(DISTS_pt, "models", SimpleNamespace(vgg16=lambda *a, **k: vgg)):
