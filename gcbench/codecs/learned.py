@@ -789,19 +789,20 @@ class PluginCodec(ModelCodec):
         return model.decode_bytes(payload.strings[0][0], tuple(payload.shape))
 
 
-# -- gcbench run --random-weights / --device ------------------------------------------------------
+# -- gcbench run --random-weights / --device ---------------------------------------------------
 
 
-def learned_codec_options(codec_args: list[str], *, random_weights: bool = False,
-                          device: str | None = None) -> dict[str, dict[str, Any]]:
-    """Option overrides that ``--random-weights`` and ``--device`` imply for the learned codecs among
-    ``codec_args`` (``name`` or ``name@settings``); other codecs are left alone (their task keys
-    must not change)."""
+def with_learned_flags(codec_args: list[str], overrides: Mapping[str, Mapping[str, Any]], *,
+                       random_weights: bool = False, device: str | None = None) -> dict[str, dict[str, Any]]:
+    """``overrides`` plus what ``--random-weights`` and ``--device`` mean for the learned codecs among
+    ``codec_args`` (``name`` or ``name@settings``): their ``random_weights`` and ``device`` options.
+    Other codecs are left alone, so their task keys do not change; an explicit
+    ``--codec-option NAME.device=…`` wins over ``--device``."""
     from ..registry import codecs as codec_registry
     from ..settings import split_codec_arg
-    from .spec import adapter_class
+    from .spec import _merge, adapter_class
 
-    out: dict[str, dict[str, Any]] = {}
+    out = {name: dict(opts) for name, opts in overrides.items()}
     for arg in codec_args:
         name, _ = split_codec_arg(arg)
         if name not in codec_registry:
@@ -811,13 +812,13 @@ def learned_codec_options(codec_args: list[str], *, random_weights: bool = False
             if random_weights:
                 raise ConfigError(f"--random-weights applies to learned codecs only; {name!r} is not one")
             continue
-        opts: dict[str, Any] = {}
+        implied: dict[str, Any] = {}
         if random_weights:
-            opts["random_weights"] = True
+            implied["random_weights"] = True
         if device is not None:
-            opts["device"] = device
-        if opts:
-            out[name] = opts
+            implied["device"] = device
+        if implied:
+            out[name] = _merge(implied, out.get(name, {}))
     return out
 
 
@@ -829,8 +830,8 @@ __all__ = [
     "PluginCodec",
     "StageHooks",
     "bits_from_likelihoods",
-    "learned_codec_options",
     "load_checked",
     "read_state_dict",
     "register_zoo_weights",
+    "with_learned_flags",
 ]

@@ -46,7 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (results database, tables, plots)")
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
-    p.add_argument("--device", default="cpu", help="device for torch metrics: cpu or cuda[:N]")
+    p.add_argument("--device", default="cpu", help="device for torch metrics and learned codecs: cpu or cuda[:N]")
+    p.add_argument("--random-weights", action="store_true",
+                   help="learned codecs only: untrained networks, to time architectures; recorded on every row")
     p.add_argument("--executor", default="local", help="where tasks run: local (default) or ray")
     ray = p.add_argument_group("Ray executor (--executor ray; needs gcbench[ray])")
     ray.add_argument("--address", help="Ray cluster to join: auto, HOST:PORT or ray://HOST:10001 "
@@ -90,7 +92,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         data_root=args.data_root,
         executor=args.executor,
         executor_options=executor_options(args),
-        codec_options=codec_overrides(args.codec_option),
+        codec_options=_codec_options(args),
         max_images=args.max_images,
         masks=args.masks,
         progress=not args.no_progress,
@@ -100,6 +102,13 @@ def config_from_args(args: argparse.Namespace) -> Any:
         target_mode=args.target_mode,
         sweep=_sweep(args),
     )
+
+
+def _codec_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    from ..codecs.learned import with_learned_flags
+
+    return with_learned_flags(args.codec, codec_overrides(args.codec_option), random_weights=args.random_weights,
+                              device=None if args.device == "cpu" else args.device)
 
 
 def _sweep(args: argparse.Namespace) -> bool:
