@@ -10,9 +10,10 @@ float32 H×W array in [0, 1]. Conventions:
   all-ones mask gives the whole-image value inside and nothing outside.
 - **Saliency weighting**: per-pixel squared error (mean over channels) times weights
   ``w = s / mean(s)``, normalised to mean 1, so a uniform map gives plain MSE and PSNR.
-- **LPIPS per region**: lpips AlexNet v0.1 with ``spatial=True`` gives a distance map at the
-  input resolution (whose mean is the scalar LPIPS up to interpolation, ~1e-4 relative); the
-  map is averaged over the RoI and over the rest.
+- **LPIPS per region**: gcbench's LPIPS (lpips AlexNet v0.1, trunk from gcbench.weights) run
+  with ``spatial=True`` gives a distance map at the input resolution (whose mean is the scalar
+  LPIPS up to the bilinear upsampling of each layer, ~1e-4 relative); the map is averaged over
+  the RoI and over the rest.
 - **Estimated bits per region** (``*_est`` columns, estimates, never bitstream sizes): a
   codec exposing ``bits_map(image, setting, side=None)`` (estimated bits per pixel position,
   H×W) or ``likelihoods(image, setting, side=None)`` (latent name → likelihoods, shaped
@@ -28,9 +29,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..availability import Availability, require_modules
 from ..errors import ConfigError, MetricError
 from .base import Column, PairMetric
+from .perceptual import LPIPS
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -223,12 +224,14 @@ class SaliencyPSNR(PairMetric):
         return {"psnr_sal": psnr_from_mse(mse), "mse_sal": mse}
 
 
-class RegionLPIPS(_Thresholded):
-    """LPIPS (AlexNet, v0.1, inputs in [-1, 1], full resolution) averaged inside and outside the RoI.
+class RegionLPIPS(LPIPS):
+    """LPIPS (AlexNet v0.1 by default, inputs in [-1, 1], full resolution) averaged inside and
+    outside the RoI.
 
-    The ImageNet trunk comes through gcbench.weights ("alexnet-imagenet"); the option
-    ``trunk_weights=PATH`` uses another file instead (its hash enters the metric's identity and
-    the versions say it is not the manifest's file).
+    The network is gcbench's LPIPS metric (gcbench.metrics.perceptual: the trunk resolved and
+    hash-checked through gcbench.weights, ``trunk_weights=PATH`` for another file, recorded as
+    such); only its output changes: lpips reads its ``spatial`` flag in ``forward``, and with
+    it set returns the distance map at the input resolution instead of its mean.
     """
 
     name = "roi-lpips"
@@ -236,45 +239,28 @@ class RegionLPIPS(_Thresholded):
         Column("lpips_in", higher_is_better=False, label="LPIPS in RoI", minimum=0.0),
         Column("lpips_out", higher_is_better=False, label="LPIPS outside RoI", minimum=0.0),
     )
-    library = "lpips"
-    uses_device = True
-    WEIGHTS = "alexnet-imagenet"
+    needs_mask: ClassVar[bool] = True
 
-    def __init__(self, device: str = "cpu", threshold: float = DEFAULT_THRESHOLD,
-                 trunk_weights: str | None = None, **options: Any) -> None:
-        extra = {"trunk_weights": str(trunk_weights)} if trunk_weights else {}
-        super().__init__(device, threshold, **extra, **options)
-        self.trunk_weights = trunk_weights
-        self._model: Any = None
-
-    @classmethod
-    def available(cls) -> Availability:
-        return require_modules("torch", "lpips", extra="perceptual")
-
-    def versions(self) -> dict[str, str]:
-        from importlib.metadata import version
-
-        from .. import weights
-
-        override = weights.describe_override(self.trunk_weights, self.WEIGHTS) if self.trunk_weights else None
-        out = {"lpips": version("lpips"), "torch": version("torch"), "trunk": weights.identity_of(self.WEIGHTS, override)}
-        if override is not None:
-            out["trunk_note"] = override.label
-        return out
+    def __init__(self, device: str = "cpu", net: str = "alex", version: str = "0.1",
+                 trunk_weights: str | None = None, threshold: float = DEFAULT_THRESHOLD) -> None:
+        if not 0.0 < float(threshold) <= 1.0:
+            raise ConfigError(f"metric {self.name!r}: threshold must be in (0, 1], got {threshold!r}")
+        super().__init__(device, net=net, version=version, trunk_weights=trunk_weights)
+        self.threshold = float(threshold)
+        self.options["threshold"] = self.threshold  # part of the identity
 
     def prepare(self) -> None:
-        if self._model is None:
-            self._model = build_spatial_lpips(self.trunk_weights, self.WEIGHTS).to(self.device)
+        super().prepare()
+        self._model.spatial = True
 
     def distance_map(self, original: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
         """The LPIPS distance at each pixel (H×W float64)."""
         import torch
 
         self.prepare()
+        x, y = self._pair_tensors(original, reconstruction, 1.0 / 127.5, -1.0)
         with torch.no_grad():
-            x = torch.from_numpy(np.ascontiguousarray(original)).permute(2, 0, 1)[None].to(self.device, torch.float32)
-            y = torch.from_numpy(np.ascontiguousarray(reconstruction)).permute(2, 0, 1)[None].to(self.device, torch.float32)
-            d = self._model(x / 127.5 - 1.0, y / 127.5 - 1.0)
+            d = self._model(x, y)
         return d[0, 0].double().cpu().numpy()
 
     def compute(self, original: np.ndarray, reconstruction: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
@@ -283,33 +269,6 @@ class RegionLPIPS(_Thresholded):
         _check(original, reconstruction, mask)
         inside, outside = region_means(self.distance_map(original, reconstruction), mask, self.threshold)
         return {"lpips_in": inside, "lpips_out": outside}
-
-
-def build_spatial_lpips(trunk_weights: str | None = None, entry: str = "alexnet-imagenet") -> Any:
-    """lpips.LPIPS(net='alex', version='0.1', spatial=True) with its trunk from gcbench.weights.
-
-    The linear layers ship in the lpips wheel; the trunk is built empty and filled from the
-    resolved (hash-checked) torchvision file, so nothing is downloaded behind gcbench's back.
-    """
-    import lpips
-    import torch
-
-    from .. import weights
-
-    path = weights.describe_override(trunk_weights, entry).path if trunk_weights else weights.resolve(entry)
-    model = lpips.LPIPS(net="alex", version="0.1", spatial=True, pnet_rand=True, verbose=False)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    target = model.net.state_dict()
-    # lpips splits torchvision's ``features.{i}`` into ``slice{k}.{i}``: same modules, other names
-    mapped = {}
-    for key in target:
-        _, index, param = key.split(".")
-        source = f"features.{index}.{param}"
-        if source not in state:
-            raise MetricError(f"{path}: not an AlexNet trunk (no {source!r})")
-        mapped[key] = state[source]
-    model.net.load_state_dict(mapped)
-    return model.eval()
 
 
 class RegionBits(_Thresholded):

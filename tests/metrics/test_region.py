@@ -26,6 +26,7 @@ from gcbench.metrics.region import (
     region_mse,
     saliency_mse,
 )
+from metrics.standin_weights import torchvision_standin
 
 
 def whole_mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -141,30 +142,24 @@ def test_saliency_weights_favour_the_salient_error() -> None:
 def alexnet_standin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """A torchvision AlexNet state dict of random weights (the real trunk cannot be had offline)."""
     import torch
-    import torchvision
 
-    torch.manual_seed(7)
-    # LPIPS uses the convolutional trunk only: the stand-in file holds those keys (10 MB, not 240)
-    state = {k: v for k, v in torchvision.models.alexnet(weights=None).state_dict().items() if k.startswith("features.")}
-    path = tmp_path_factory.mktemp("standin") / "alexnet-standin.pth"
-    torch.save(state, path)
-    return path, state
+    path = torchvision_standin("alexnet", tmp_path_factory.mktemp("standin") / "alexnet-standin.pth", seed=7)
+    return path, torch.load(path, map_location="cpu", weights_only=True)
 
 
 def reference_lpips(state: dict, spatial: bool, monkeypatch: pytest.MonkeyPatch):
     """The lpips library itself, its torchvision trunk loading the same stand-in weights."""
     import lpips
+    import torch
     import torchvision
     from lpips import pretrained_networks as pn
 
     original = torchvision.models.alexnet
 
     def alexnet(pretrained: bool = False, **kwargs):
-        import torch
-
-        with torch.device("meta"):  # no time spent initialising the unused classifier
+        with torch.device("meta"):  # no time spent on a random initialisation
             model = original(weights=None)
-        model.features.load_state_dict({k.removeprefix("features."): v for k, v in state.items()}, assign=True)
+        model.load_state_dict(state, assign=True)
         return model
 
     with monkeypatch.context() as patch:  # only while the reference is built
@@ -223,9 +218,10 @@ def test_lpips_trunk_comes_from_the_weights_manifest(tmp_path: Path, monkeypatch
     target.write_bytes(alexnet_standin[0].read_bytes())
     with pytest.raises(WeightsError, match="wrong hash"):
         RegionLPIPS().prepare()
-    # an explicit stand-in is allowed, and says so
-    versions = RegionLPIPS(trunk_weights=str(alexnet_standin[0])).versions()
-    assert versions["trunk"].startswith("override:") and "unverified" in versions["trunk_note"]
+    # an explicit stand-in is allowed, and its own hash is what the values depend on
+    standin = RegionLPIPS(trunk_weights=str(alexnet_standin[0]))
+    assert standin.versions()["trunk"].startswith("override:") and standin.identity() != metric.identity()
+    assert RegionLPIPS(threshold=0.7).identity() != metric.identity()
 
 
 def test_lpips_without_the_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
