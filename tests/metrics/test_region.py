@@ -12,6 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from metrics.standin_weights import torchvision_standin
 from PIL import Image
 
 from gcbench.codecs.base import Codec, Encoded
@@ -26,7 +27,6 @@ from gcbench.metrics.region import (
     region_mse,
     saliency_mse,
 )
-from metrics.standin_weights import torchvision_standin
 
 
 def whole_mse(a: np.ndarray, b: np.ndarray) -> float:
