@@ -77,7 +77,8 @@ def rate_axis(spec: Any, settings: Sequence[Setting] | None = None, search: str 
     lo, hi = float(min(chosen)), float(max(chosen))
     if all(isinstance(s, int) for s in chosen):
         return RateAxis("int", increasing, chosen, lo, hi)
-    step = float_step if float_step is not None else (hi - lo) * 1e-3
+    # bisection stops at rel_tol in bpp; the step only ends a search on a flat stretch
+    step = float_step if float_step is not None else (hi - lo) * 1e-6
     return RateAxis("float", increasing, chosen, lo, hi, step)
 
 

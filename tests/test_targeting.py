@@ -1,0 +1,182 @@
+"""Equal-bitrate selection: bisection on integer, float and listed axes; on Kodak with JPEG and
+WebP the chosen setting is within one step of the target for every image; the runner path."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gcbench.cli import main as cli
+from gcbench.codecs.spec import spec_from_dict
+from gcbench.errors import ConfigError
+from gcbench.targeting import RateAxis, rate_axis, search_setting
+
+N_KODAK = 3
+
+
+def _spec(settings: list, increasing: bool = True):
+    return spec_from_dict({"adapter": "pillow", "rate_param": "q", "settings": settings,
+                           "rate_increases_with_setting": increasing, "options": {"format": "JPEG"}},
+                          default_name="t")
+
+
+def test_axis_from_spec() -> None:
+    assert rate_axis(_spec([1, 5, 95])) == RateAxis("int", True, (1, 5, 95), 1.0, 95.0)
+    qp = rate_axis(_spec([22, 27, 32, 37], increasing=False))
+    assert qp.kind == "int" and not qp.increasing
+    ratio = rate_axis(_spec([10.0, 20.5, 80.0], increasing=False))
+    assert ratio.kind == "float" and (ratio.lo, ratio.hi) == (10.0, 80.0)
+    assert rate_axis(_spec(["low", "high"])).kind == "listed"
+    assert rate_axis(_spec([1, 5, 95]), search="listed").kind == "listed"
+    with pytest.raises(ConfigError):
+        rate_axis(_spec([1, 5]), search="everywhere")
+
+
+def _counting(f):
+    calls = []
+
+    def measure(s):
+        calls.append(s)
+        return f(s)
+
+    return measure, calls
+
+
+def test_integer_bisection_nearest_and_under() -> None:
+    bpp = lambda q: 0.02 * q ** 1.3  # noqa: E731 - increasing in q
+    axis = rate_axis(_spec([1, 100]))
+    for target in (0.3, 1.0, 3.7):
+        measure, calls = _counting(bpp)
+        s, got, status, probes = search_setting(measure, axis, target, "nearest")
+        best = min(range(1, 101), key=lambda q: (abs(bpp(q) - target), q))
+        assert s == best and got == bpp(best) and status == "ok"
+        assert len(set(calls)) <= math.ceil(math.log2(100)) + 2  # bisection, not a scan
+        s, got, status, _ = search_setting(bpp, axis, target, "under")
+        assert got <= target < bpp(s + 1)
+
+
+def test_decreasing_axis() -> None:
+    bpp = lambda qp: 8.0 * 2 ** (-(qp - 10) / 6)  # noqa: E731 - QP: more bits at lower QP
+    axis = rate_axis(_spec([10, 51], increasing=False))
+    s, got, status, _ = search_setting(bpp, axis, 0.5, "under")
+    assert got <= 0.5 < bpp(s - 1) and status == "ok"
+    s, got, _, _ = search_setting(bpp, axis, 0.5, "nearest")
+    assert s == min(range(10, 52), key=lambda q: abs(bpp(q) - 0.5))
+
+
+def test_float_axis_and_range_ends() -> None:
+    bpp = lambda r: 24.0 / r  # noqa: E731 - a compression ratio: more bits at a lower ratio
+    axis = rate_axis(_spec([4.0, 400.0], increasing=False))
+    s, got, status, probes = search_setting(bpp, axis, 0.3, "nearest")
+    assert status == "ok" and abs(got - 0.3) <= 1e-3 * 0.3 and 4.0 <= s <= 400.0
+    assert len(probes) < 40
+    s, got, status, _ = search_setting(bpp, axis, 0.01, "nearest")
+    assert (s, status) == (400.0, "above-target")  # even the highest ratio spends more
+    s, got, status, _ = search_setting(bpp, axis, 50.0, "nearest")
+    assert (s, status) == (4.0, "below-target")  # the codec cannot spend that much
+    with pytest.raises(ConfigError):
+        search_setting(bpp, axis, -1.0)
+    with pytest.raises(ConfigError):
+        search_setting(bpp, axis, 0.3, mode="closest")
+
+
+def test_named_settings_are_all_tried() -> None:
+    table = {"tiny": 0.1, "small": 0.25, "large": 0.9}
+    axis = rate_axis(_spec(list(table)))
+    s, got, status, probes = search_setting(table.__getitem__, axis, 0.3, "nearest")
+    assert (s, got, status, len(probes)) == ("small", 0.25, "ok", 3)
+
+
+# -- Kodak with JPEG and WebP --------------------------------------------------------------------
+
+def _kodak_images(kodak_dir: Path) -> list:
+    from gcbench.images import load_image
+    from gcbench.plan import ImageItem
+
+    out = []
+    for path in sorted(kodak_dir.glob("kodim*.png"))[:N_KODAK]:
+        img = load_image(path)
+        out.append((ImageItem(path.name, str(path), img.sha256, img.height, img.width), img.array))
+    return out
+
+
+@pytest.mark.parametrize("codec_name", ["jpeg", "webp"])
+def test_kodak_selection_within_one_step(kodak_dir: Path, tmp_path: Path, codec_name: str) -> None:
+    from gcbench.codecs.spec import build_codec
+    from gcbench.plan import CodecPlan
+    from gcbench.registry import codecs
+    from gcbench.targeting import select_settings
+
+    spec = codecs.get(codec_name)
+    codec = build_codec(spec)
+    plan = CodecPlan(spec, spec.settings, codec.versions())
+    items = _kodak_images(kodak_dir)
+    targets = [0.3, 0.75]
+    selections = select_settings([plan], [i for i, _ in items], targets, "kodak", folder=tmp_path)
+    assert len(selections) == len(items) * len(targets)
+    lo, hi = min(spec.settings), max(spec.settings)
+    arrays = {i.name: a for i, a in items}
+    for sel in selections:
+        image = arrays[sel.image]
+
+        def bpp(q: int, image: np.ndarray = image) -> float:
+            return 8.0 * len(codec.encode(image, q)) / (image.shape[0] * image.shape[1])
+
+        s, t = sel.setting, sel.target_bpp
+        assert sel.status == "ok", sel
+        assert bpp(s) == pytest.approx(sel.bpp)
+        # one step down spends less, one step up more: the target lies within one step of s
+        below = bpp(s - 1) if s > lo else -math.inf
+        above = bpp(s + 1) if s < hi else math.inf
+        assert below <= t <= above
+        # and s is the nearer of the two settings around the target
+        neighbour = s + 1 if sel.bpp <= t else s - 1
+        if lo <= neighbour <= hi:
+            assert abs(sel.bpp - t) <= abs(bpp(neighbour) - t)
+        assert sel.n_probes <= math.ceil(math.log2(hi - lo + 1)) + 2
+    # exhaustive check on the first image: no setting of the whole axis is nearer the target
+    name, image = items[0][0].name, items[0][1]
+    every = {q: 8.0 * len(codec.encode(image, q)) / (image.shape[0] * image.shape[1]) for q in range(lo, hi + 1)}
+    for t in targets:
+        sel = next(s for s in selections if s.image == name and s.target_bpp == t)
+        assert abs(sel.bpp - t) == pytest.approx(min(abs(b - t) for b in every.values()))
+    # the selections are kept: a second search reuses them without encoding
+    again = select_settings([plan], [i for i, _ in items], targets, "kodak", folder=tmp_path)
+    assert [(s.image, s.setting) for s in again] == [(s.image, s.setting) for s in selections]
+
+
+def test_run_with_target_bpp(kodak_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gcbench.collect import load_results
+    from gcbench.targeting import equal_bitrate_table, load_selections
+
+    out = tmp_path / "run"
+    argv = ["run", "--codec", "jpeg@10,50", "--codec", "webp@10,50", "--dataset", str(kodak_dir),
+            "--max-images", "2", "--metric", "psnr", "--out", str(out), "--no-progress",
+            "--target-bpp", "0.3", "--target-bpp", "0.6"]
+    assert cli(argv) == 0
+    sel = load_selections(out)
+    assert len(sel) == 2 * 2 * 2
+    table = pd.read_csv(out / "equal_bitrate.csv")
+    assert len(table) == 8 and (table["task_status"] == "ok").all()
+    # the stored task is the selected setting: same bpp, and metrics computed on it
+    assert np.allclose(table["bpp"], table["search_bpp"]) and table["psnr"].notna().all()
+    assert (out / "equal_bitrate_summary.csv").is_file()
+    assert equal_bitrate_table(out)["target_bpp"].tolist() == sorted(table["target_bpp"].tolist())
+    # RD curves keep the sweep only (targeted one-image settings would distort the means)
+    curves = load_results(out).curves
+    assert set(curves["setting"]) == {"10", "50"}
+    # a second run finds everything done
+    capsys.readouterr()
+    assert cli(argv) == 0
+    assert "0 done" in capsys.readouterr().out
+
+
+def test_no_sweep_needs_a_target(tmp_path: Path, kodak_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["run", "--codec", "jpeg", "--dataset", str(kodak_dir), "--out", str(tmp_path / "x"), "--no-sweep"]
+    assert cli(argv) == 2
+    assert "--target-bpp" in capsys.readouterr().err
+    assert cli(argv[:-1] + ["--target-bpp", "-0.2", "--max-images", "1", "--no-progress"]) == 2
