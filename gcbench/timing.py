@@ -241,6 +241,16 @@ def fixed_threads(threads: int) -> Iterator[dict[str, Any]]:
 # Codecs under measurement
 # ---------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Startup:
+    """Process start-up of a command-line codec, measured apart from its encode and decode."""
+
+    seconds: float | None = None  # median over the timed probes (all programs pooled)
+    iqr_s: float | None = None
+    via: str = ""  # how it was measured; empty for an in-process codec
+    programs: dict[str, float] = field(default_factory=dict)  # median per program, where the codec names them
+
+
 @dataclass
 class TimedCodec:
     """A codec built for timing, with how its threads and device were fixed."""
@@ -254,18 +264,19 @@ class TimedCodec:
     codec_threads: int | None = None
     codec_threads_via: str = "not exposed by the codec"
     prepare_s: float = float("nan")
-    startup_s: float | None = None
-    startup_iqr_s: float | None = None
-    startup_via: str = ""
+    startup: Startup = field(default_factory=Startup)
+    random_weights: bool = False
 
 
-def build_for_timing(spec: CodecSpec, settings: Sequence[Any], *, threads: int, device: str) -> TimedCodec:
+def build_for_timing(spec: CodecSpec, settings: Sequence[Any], *, threads: int, device: str,
+                     random_weights: bool = False) -> TimedCodec:
     """Build a codec with its library threads and its device fixed through its spec options.
 
     A codec takes the device when its spec has a ``device`` option or its class declares
     ``accepts_device = True``; otherwise it runs on the CPU whatever ``device`` says. Its own
     thread count goes through a thread option of its spec (``numthreads`` …) or a
-    ``set_threads(n)`` method.
+    ``set_threads(n)`` method. ``random_weights`` (timing an untrained architecture) reaches
+    only codecs whose class declares ``accepts_random_weights``; the rows record it.
     """
     from .codecs.spec import adapter_class
 
@@ -277,6 +288,8 @@ def build_for_timing(spec: CodecSpec, settings: Sequence[Any], *, threads: int, 
     takes_device = "device" in spec.options or bool(getattr(cls, "accepts_device", False))
     if takes_device:
         overrides["device"] = device
+    if random_weights and getattr(cls, "accepts_random_weights", False):
+        overrides["random_weights"] = True
     if overrides:
         spec = spec.with_options(**overrides)
     codec = cls(spec)
@@ -286,7 +299,8 @@ def build_for_timing(spec: CodecSpec, settings: Sequence[Any], *, threads: int, 
                                + (f". To fix: {avail.hint}" if avail.hint else ""))
     tc = TimedCodec(name=spec.name, spec=spec, codec=codec, settings=tuple(settings),
                     versions={str(k): str(v) for k, v in codec.versions().items()},
-                    device=device if takes_device else "cpu")
+                    device=device if takes_device else "cpu",
+                    random_weights=bool(spec.options.get("random_weights", False)))
     if thread_key is not None:
         tc.codec_threads, tc.codec_threads_via = threads, f"spec option {thread_key}"
     setter = getattr(codec, "set_threads", None)
@@ -297,30 +311,42 @@ def build_for_timing(spec: CodecSpec, settings: Sequence[Any], *, threads: int, 
     return tc
 
 
-def measure_startup(codec: Any, repeats: int = 5, warmup: int = 1) -> tuple[float | None, float | None, str]:
-    """Process start-up of a command-line codec: (median s, IQR s, how), or (None, None, "").
+def measure_startup(codec: Any, repeats: int = 5, warmup: int = 1) -> Startup:
+    """Start-up of a codec's programs, or an empty ``Startup`` for an in-process codec.
 
-    ``startup_probe()`` (a trivial call of the codec's program, e.g. its version probe) is
-    timed here; ``startup_seconds()`` is a codec that measures its own start-up. Either runs
-    ``warmup`` times untimed first, so the program is in the page cache as it is for a real call.
+    ``startup_probe()`` (a trivial call of the codec's program) is timed here;
+    ``startup_seconds()`` is measured by the codec itself and returns seconds, or seconds per
+    program (``{"cwebp": …, "dwebp": …}``). Either runs ``warmup`` times untimed first, so the
+    program is in the page cache as it is for a real call.
     """
     clock = CpuClock()
     probe = getattr(codec, "startup_probe", None)
     reported = getattr(codec, "startup_seconds", None)
+    per_program: dict[str, list[float]] = {}
     if callable(probe):
         for _ in range(warmup):
             probe()
         values = [timed_call(clock, probe, stages=False)[1].seconds for _ in range(repeats)]
-        how = "startup_probe() timed by gcbench"
+        via = "startup_probe() timed by gcbench"
     elif callable(reported):
         for _ in range(warmup):
             reported()
-        values = [float(reported()) for _ in range(repeats)]
-        how = "startup_seconds() reported by the codec"
+        values = []
+        for _ in range(repeats):
+            got = reported()
+            items = got.items() if isinstance(got, dict) else [("", got)]
+            for program, seconds in items:
+                values.append(float(seconds))
+                if program:
+                    per_program.setdefault(str(program), []).append(float(seconds))
+        via = "startup_seconds() reported by the codec"
     else:
-        return None, None, ""
+        return Startup()
+    if not values:
+        return Startup()
     q1, _, q3 = _quartiles(values)
-    return statistics.median(values), q3 - q1, how
+    return Startup(statistics.median(values), q3 - q1, via,
+                   {k: statistics.median(v) for k, v in sorted(per_program.items())})
 
 
 def _quartiles(values: Sequence[float]) -> tuple[float, float, float]:
@@ -396,6 +422,7 @@ class TimingConfig:
     max_images: int | None = None
     codec_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     sync: bool = True  # CUDA only; False reproduces the unsynchronised error on purpose
+    random_weights: bool = False  # untrained architectures (adapters that accept it), recorded on every row
     stages: bool = True
     startup_repeats: int = 10
     progress: bool = True
@@ -486,8 +513,8 @@ def run_timing(config: TimingConfig) -> TimingReport:
     rows: list[dict[str, Any]] = []
     codec_meta: dict[str, Any] = {}
     with fixed_threads(config.threads) as threads:
-        timed_codecs = [build_for_timing(spec, settings, threads=config.threads, device=device)
-                        for spec, settings in plans]
+        timed_codecs = [build_for_timing(spec, settings, threads=config.threads, device=device,
+                                         random_weights=config.random_weights) for spec, settings in plans]
         fp = fingerprint(config.hardware_name, probe_gpu=device != "cpu")
         previous = _check_folder(out, flat_fingerprint(fp), threads, device)
         n_cells = sum(len(tc.settings) for tc in timed_codecs) * len(images)
@@ -503,15 +530,15 @@ def run_timing(config: TimingConfig) -> TimingReport:
                     bar.update(len(tc.settings) * len(images))
                     continue
                 tc.prepare_s = time.perf_counter() - t0
-                tc.startup_s, tc.startup_iqr_s, tc.startup_via = measure_startup(
-                    tc.codec, config.startup_repeats, max(1, config.warmup))
+                tc.startup = measure_startup(tc.codec, config.startup_repeats, max(1, config.warmup))
                 clock = make_clock(tc.device, sync=config.sync, backend=config.cuda_backend)
                 codec_meta[tc.name] = {
                     "spec": tc.spec.to_dict(), "settings": [format_setting(s) for s in tc.settings],
                     "versions": tc.versions, "device": tc.device, "timer": clock.name,
                     "codec_threads": tc.codec_threads, "codec_threads_via": tc.codec_threads_via,
-                    "prepare_s": tc.prepare_s, "startup_s": tc.startup_s, "startup_iqr_s": tc.startup_iqr_s,
-                    "startup_via": tc.startup_via,
+                    "prepare_s": tc.prepare_s, "startup": {"seconds": tc.startup.seconds, "iqr_s": tc.startup.iqr_s,
+                                                           "via": tc.startup.via, "programs": tc.startup.programs},
+                    "random_weights": tc.random_weights,
                 }
                 hw = flat_fingerprint({**fp, "libraries": tc.versions})
                 for setting in tc.settings:
@@ -567,8 +594,10 @@ def _sample_rows(base: dict[str, Any], cell: CellResult, tc: TimedCodec, clock: 
             "warmup": config.warmup, "repeats": config.repeats, "threads": threads.get("threads"),
             "torch_intra_op": threads.get("torch_intra_op"), "torch_inter_op": threads.get("torch_inter_op"),
             "omp_num_threads": threads.get("omp_num_threads"), "codec_threads": tc.codec_threads,
-            "codec_threads_via": tc.codec_threads_via, "startup_s": tc.startup_s, "startup_iqr_s": tc.startup_iqr_s,
-            "startup_via": tc.startup_via, "includes_startup": tc.startup_s is not None,
+            "codec_threads_via": tc.codec_threads_via, "startup_s": tc.startup.seconds,
+            "startup_iqr_s": tc.startup.iqr_s, "startup_via": tc.startup.via,
+            "startup_programs": json.dumps(tc.startup.programs, sort_keys=True) if tc.startup.programs else "",
+            "includes_startup": tc.startup.seconds is not None, "random_weights": tc.random_weights,
             "prepare_s": tc.prepare_s, "codec_versions": json.dumps(tc.versions, sort_keys=True),
         })
         yield row
@@ -655,6 +684,7 @@ def load_samples(source: str | Path) -> pd.DataFrame:
         raise GcbenchError(f"{source}: no timing results here (no {SAMPLES_FILE}); "
                            f"run `gcbench timing … --out {source}` first")
     text_cols = {"setting", "image", "codec", "dataset", "omp_num_threads", "codec_threads_via", "startup_via",
+                 "startup_programs",
                  "hw_name", "hw_id", "hw_cpu_model", "hw_gpu", "hw_gpu_driver", "hw_cuda", "hw_torch", "hw_gcbench",
                  "hw_python", "hw_platform", "hw_hostname", "hw_versions", "hw_libraries"}
     df = pd.read_csv(path, dtype={c: str for c in text_cols})
@@ -680,7 +710,8 @@ def load_timing(source: str | Path) -> pd.DataFrame:
 GROUP = ["hw_name", "dataset", "codec", "setting"]
 _CARRY = ["setting_value", "rate_param", "bpp_kind", "timing_kind", "timer", "device", "codec_device", "warmup",
           "repeats", "threads", "torch_intra_op", "torch_inter_op", "omp_num_threads", "codec_threads",
-          "codec_threads_via", "startup_via", "includes_startup", "codec_versions"]
+          "codec_threads_via", "startup_via", "startup_programs", "includes_startup", "random_weights",
+          "codec_versions"]
 
 
 def _stats(values: Any, prefix: str, scale: float = 1e3) -> dict[str, float]:
@@ -781,7 +812,8 @@ class TimingTable:
     def key_cells(self, i: int) -> list[str]:
         k = self.keys[i]
         bpp = "" if k["bpp"] is None or not math.isfinite(k["bpp"]) else f"{k['bpp']:.3f}"
-        return ([k["dataset"]] if self.show_dataset else []) + [k["codec"], k["setting_label"], bpp]
+        codec = k["codec"] + (" (random weights)" if k.get("random_weights") else "")
+        return ([k["dataset"]] if self.show_dataset else []) + [codec, k["setting_label"], bpp]
 
     def cell_text(self, i: int, machine: str, m: Measure) -> str:
         value = self.cells.get((i, machine, m.stem))
@@ -790,6 +822,13 @@ class TimingTable:
         med, iqr = value
         d = _decimals(med)
         return f"{med:.{d}f} [{iqr:.{d}f}]"
+
+
+def _truthy(value: Any) -> bool:
+    """A flag as written to CSV and read back (True, "True", 1) or missing (NaN, None)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return str(value).strip().lower() in ("true", "1", "yes")
 
 
 def _decimals(x: float) -> int:
@@ -834,7 +873,8 @@ def timing_table(summary: pd.DataFrame, *, per: str = "both", stages: bool = Tru
             keys.append({"dataset": k[0], "codec": k[1], "setting": k[2],
                          "setting_value": r.get("setting_value"), "rate_param": r.get("rate_param"),
                          "setting_label": f"{r.get('rate_param')}={k[2]}" if pd.notna(r.get("rate_param")) else k[2],
-                         "bpp": float(r["bpp"]) if pd.notna(r.get("bpp")) else None})
+                         "bpp": float(r["bpp"]) if pd.notna(r.get("bpp")) else None,
+                         "random_weights": _truthy(r.get("random_weights"))})
     cells: dict[tuple[int, str, str], tuple[float, float]] = {}
     for _, r in summary.iterrows():
         i = index[(str(r["dataset"]), str(r["codec"]), str(r["setting"]))]
@@ -859,6 +899,9 @@ def timing_table(summary: pd.DataFrame, *, per: str = "both", stages: bool = Tru
     if any(m.stem == "startup_ms" for m in measures):
         notes.append("Command-line codecs start one process per call: their encode and decode times include it; "
                      "the start-up column is that cost measured apart.")
+    if any(k["random_weights"] for k in keys):
+        notes.append("Codecs marked (random weights) are untrained architectures, timed for their cost only; "
+                     "their bpp means nothing.")
     if summary["bpp_kind"].eq("estimated").any() if "bpp_kind" in summary.columns else False:
         notes.append("Some bpp values are estimated from likelihoods (no entropy coder).")
     show_dataset = ordered["dataset"].nunique() > 1

@@ -361,11 +361,41 @@ def test_command_line_startup_is_measured_apart(image_folder, tmp_path):
 
 def test_startup_probe_is_warmed_then_timed():
     codec = SleepProbeCodec(make_spec("SleepProbeCodec"))
-    median, iqr, how = timing.measure_startup(codec, repeats=4, warmup=2)
-    assert codec.probes == 6 and 0.005 <= median < 0.05 and iqr >= 0 and how.startswith("startup_probe()")
-    assert timing.measure_startup(SlowFirstCodec(make_spec("SlowFirstCodec"))) == (None, None, "")
+    st = timing.measure_startup(codec, repeats=4, warmup=2)
+    assert codec.probes == 6 and 0.005 <= st.seconds < 0.05 and st.iqr_s >= 0 and st.via.startswith("startup_probe()")
+    assert timing.measure_startup(SlowFirstCodec(make_spec("SlowFirstCodec"))) == timing.Startup()
     reported = timing.measure_startup(ReportedStartupCodec(make_spec("ReportedStartupCodec")), repeats=3)
-    assert reported == (pytest.approx(0.0123), 0.0, "startup_seconds() reported by the codec")
+    assert (reported.seconds, reported.iqr_s, reported.via) == (pytest.approx(0.0123), 0.0,
+                                                                "startup_seconds() reported by the codec")
+
+
+class ProgramsStartupCodec(SlowFirstCodec):
+    """A codec of two programs reporting each one's start-up, as gcbench's external adapter does."""
+
+    calls = 0
+
+    def startup_seconds(self):
+        type(self).calls += 1
+        return {"enc": 0.002 * type(self).calls, "dec": 0.010}
+
+
+def test_startup_per_program():
+    ProgramsStartupCodec.calls = 0
+    st = timing.measure_startup(ProgramsStartupCodec(make_spec("ProgramsStartupCodec")), repeats=3, warmup=1)
+    # timed calls 2, 3, 4: enc 0.004, 0.006, 0.008; dec 0.010 each
+    assert st.programs == {"dec": pytest.approx(0.010), "enc": pytest.approx(0.006)}
+    assert st.seconds == pytest.approx(statistics.median([0.004, 0.006, 0.008, 0.010, 0.010, 0.010]))
+
+
+def test_external_codec_startup_through_gcbench_timing(image_folder, tmp_path):
+    """cwebp/dwebp through the command-line adapter: start-up per program, apart from encode/decode."""
+    folder = image_folder(1, (32, 48))
+    report = run_timing(config(folder, tmp_path / "w", ["cwebp@75"], repeats=2, startup_repeats=3))
+    row = report.summary.iloc[0]
+    programs = __import__("json").loads(row["startup_programs"])
+    assert set(programs) == {"cwebp", "dwebp"} and all(0 < v < 1 for v in programs.values())
+    assert row["startup_ms_median"] > 0 and row["startup_via"] == "startup_seconds() reported by the codec"
+    assert "Start-up ms" in timing.to_markdown(timing.timing_table(report.summary))
 
 
 def test_device_codec_on_simulated_cuda(image_folder, tmp_path, stream):
@@ -386,6 +416,22 @@ def test_device_codec_on_simulated_cuda(image_folder, tmp_path, stream):
                             warmup=1, repeats=2))
     stream.synchronize()
     assert bad.summary["encode_ms_median"].iloc[0] < 15
+
+
+class UntrainedCodec(SlowFirstCodec):
+    """An architecture that can be timed before it is trained."""
+
+    accepts_random_weights = True
+
+
+def test_random_weights_reach_only_codecs_that_take_them(image_folder, tmp_path):
+    folder = image_folder(1, (16, 16))
+    report = run_timing(config(folder, tmp_path / "rw", [make_spec("UntrainedCodec"), "jpeg@50"], repeats=2,
+                               random_weights=True))
+    s = timing.load_samples(tmp_path / "rw").set_index("codec")
+    assert s.loc["untrainedcodec", "random_weights"].all() and not s.loc["jpeg", "random_weights"].any()
+    md = timing.to_markdown(timing.timing_table(report.summary))
+    assert "| untrainedcodec (random weights) |" in md and "| jpeg |" in md and "untrained architectures" in md
 
 
 def test_codec_failure_is_reported_and_others_go_on(image_folder, tmp_path):

@@ -30,6 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-sync", action="store_true",
                    help="CUDA: do NOT synchronise (under-counts GPU work; only to show why synchronising matters)")
     p.add_argument("--no-stages", action="store_true", help="do not record learned codecs' stage breakdown")
+    p.add_argument("--random-weights", action="store_true",
+                   help="time untrained architectures (learned codecs that accept it); recorded on every row")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
 
@@ -60,7 +62,8 @@ def main(args: argparse.Namespace) -> int:
         codecs=args.codec, dataset=args.dataset, out=args.out, hardware_name=args.hardware_name,
         device=args.device, warmup=args.warmup, repeats=args.repeats, threads=args.threads,
         data_root=args.data_root, max_images=args.max_images, codec_options=codec_overrides(args.codec_option),
-        sync=not args.no_sync, stages=not args.no_stages, progress=not args.no_progress, argv=args.argv,
+        sync=not args.no_sync, stages=not args.no_stages, random_weights=args.random_weights,
+        progress=not args.no_progress, argv=args.argv,
     ))
     print(report.text())
     return 1 if report.failed else 0
