@@ -37,6 +37,7 @@ class RunConfig:
     executor: str = "local"
     executor_options: dict[str, Any] = field(default_factory=dict)
     codec_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # codec → option overrides
+    binaries: dict[str, str] = field(default_factory=dict)  # program name → path (command-line codecs)
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_images: int | None = None
     masks: str | None = None  # folder of per-image masks matched by name (gcbench.masks)
@@ -80,7 +81,9 @@ class RunReport:
         return "\n".join(lines)
 
 
-def resolve_codecs(args: list[str], overrides: dict[str, dict[str, Any]] | None = None) -> list[CodecPlan]:
+def resolve_codecs(args: list[str], overrides: dict[str, dict[str, Any]] | None = None,
+                   binaries: dict[str, str] | None = None) -> list[CodecPlan]:
+    from .codecs.external import check_binaries_used, with_binaries
     from .codecs.spec import build_codec
     from .registry import codecs as codec_registry
 
@@ -96,6 +99,7 @@ def resolve_codecs(args: list[str], overrides: dict[str, dict[str, Any]] | None 
         spec = codec_registry.get(name)
         if overrides and name in overrides:
             spec = spec.with_options(**overrides[name])
+        spec = with_binaries(spec, binaries)
         codec = build_codec(spec)
         avail = codec.available()
         if not avail:
@@ -103,6 +107,7 @@ def resolve_codecs(args: list[str], overrides: dict[str, dict[str, Any]] | None 
         chosen = tuple(settings) if settings is not None else tuple(codec.settings())
         plans.append(CodecPlan(spec=spec, settings=chosen, versions=codec.versions(),
                                uses_side_input=bool(codec.uses_side_input)))
+    check_binaries_used(binaries, [p.spec for p in plans])
     return plans
 
 
@@ -210,7 +215,7 @@ def run(config: RunConfig) -> RunReport:
     t_start = time.perf_counter()
     if config.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {config.jobs}")
-    codec_plans = resolve_codecs(config.codecs, config.codec_options)
+    codec_plans = resolve_codecs(config.codecs, config.codec_options, config.binaries)
     metric_refs = resolve_metrics(config.metrics, config.device, config.metric_options)
     dataset = load_dataset(config.dataset, config.data_root)
     from . import masks as masks_mod

@@ -674,3 +674,48 @@ class ExternalCodec(Codec):
         if size is not None:
             rgb = rgb[: size[0], : size[1]]
         return np.ascontiguousarray(rgb)
+
+
+# ---------------------------------------------------------------------------------------------
+# gcbench run --binary NAME=PATH
+# ---------------------------------------------------------------------------------------------
+
+def with_binaries(spec: Any, binaries: dict[str, str] | None) -> Any:
+    """The spec with option ``binaries.NAME.path`` set for each given program it runs.
+
+    The path becomes part of the spec (so it reaches every worker, local or remote); relative
+    paths are made absolute here, where they were typed.
+    """
+    declared = spec.options.get("binaries") if isinstance(spec.options, dict) else None
+    if not binaries or not isinstance(declared, dict):
+        return spec
+    chosen = {name: {"path": os.path.abspath(os.path.expanduser(path))}
+              for name, path in binaries.items() if name in declared}
+    return spec.with_options(binaries=chosen) if chosen else spec
+
+
+def check_binaries_used(binaries: dict[str, str] | None, specs: list[Any]) -> None:
+    """A ``--binary`` name that no chosen codec runs is a typo: say which names there are."""
+    if not binaries:
+        return
+    known: set[str] = set()
+    for spec in specs:
+        declared = spec.options.get("binaries") if isinstance(spec.options, dict) else None
+        if isinstance(declared, dict):
+            known |= set(declared)
+    unknown = sorted(set(binaries) - known)
+    if unknown:
+        valid = ", ".join(sorted(known)) or "none (no command-line codec is chosen)"
+        raise ConfigError(f"--binary {', '.join(unknown)}: no chosen codec runs a program of that name; "
+                          f"programs of the chosen codecs: {valid}")
+
+
+def parse_binary_args(pairs: list[str]) -> dict[str, str]:
+    """``["bpgenc=/opt/bpg/bpgenc"]`` → ``{"bpgenc": "/opt/bpg/bpgenc"}``."""
+    out: dict[str, str] = {}
+    for text in pairs:
+        name, sep, path = text.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ConfigError(f"--binary takes NAME=PATH (e.g. bpgenc=/opt/bpg/bpgenc), got {text!r}")
+        out[name.strip()] = path.strip()
+    return out

@@ -58,6 +58,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="GPU fraction a task takes when its codec or a metric runs on CUDA (default 0.25)")
     p.add_argument("--codec-option", action="append", default=[], metavar="CODEC.KEY=VALUE",
                    help="override a codec spec option (VALUE parsed as JSON when it can be)")
+    p.add_argument("--binary", action="append", default=[], metavar="NAME=PATH",
+                   help="where a command-line codec's program is, e.g. bpgenc=/opt/bpg/bpgenc (repeatable; "
+                        "default: $GCBENCH_BIN_<NAME>, then PATH)")
     p.add_argument("--max-images", type=int, help="use only the first N images")
     p.add_argument("--masks", metavar="DIR", help="per-image masks (RoI or saliency), matched by name: "
                                                    "DIR/<image stem>.png or .npy; see README 'Region-aware evaluation'")
@@ -79,6 +82,7 @@ def executor_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
+    from ..codecs.external import parse_binary_args
     from ..runner import DEFAULT_METRICS, RunConfig
 
     return RunConfig(
@@ -93,6 +97,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         executor=args.executor,
         executor_options=executor_options(args),
         codec_options=_codec_options(args),
+        binaries=parse_binary_args(args.binary),
         max_images=args.max_images,
         masks=args.masks,
         progress=not args.no_progress,
