@@ -219,7 +219,10 @@ def fixed_threads(threads: int) -> Iterator[dict[str, Any]]:
     if not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"--threads must be a positive integer, got {threads!r}")
     saved_env = {var: os.environ.get(var) for var in _THREAD_VARS}
-    torch = sys.modules.get("torch")
+    try:
+        import torch
+    except ImportError:
+        torch = None
     saved_intra = torch.get_num_threads() if torch is not None else None
     info = pin_threads(threads)
     info["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
@@ -232,9 +235,8 @@ def fixed_threads(threads: int) -> Iterator[dict[str, Any]]:
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = value
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            torch.set_num_threads(saved_intra or os.cpu_count() or 1)
+        if torch is not None and saved_intra:
+            torch.set_num_threads(saved_intra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,6 +441,7 @@ class TimingReport:
     seconds: float
     summary: Any = None  # pandas DataFrame
     outputs: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -447,6 +450,7 @@ class TimingReport:
     def text(self) -> str:
         lines = [f"{self.n_samples} timed repeats written to {self.out} ({self.seconds:.1f} s); "
                  f"{len(self.errors)} failures"]
+        lines += [f"  note: {n}" for n in self.notes]
         for e in self.errors:
             lines.append(f"  failed: {e.get('codec', '')} {e.get('setting', '')} {e.get('image', '')}: {e['error']}")
         for p in self.outputs:
@@ -567,6 +571,8 @@ def run_timing(config: TimingConfig) -> TimingReport:
     _write_meta(out, fp, config, threads, codec_meta, errors)
     summary = summarise(samples) if not samples.empty else None
     report = TimingReport(out, len(new), errors, time.perf_counter() - t_start, summary)
+    report.notes = [f"codec {tc.name!r} runs on the CPU: its adapter takes no device (rows say codec_device=cpu)"
+                    for tc in timed_codecs if tc.device != device]
     if config.write_outputs and summary is not None and not summary.empty:
         report.outputs = write_exports(summary, out)
     return report

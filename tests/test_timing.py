@@ -411,6 +411,7 @@ def test_device_codec_on_simulated_cuda(image_folder, tmp_path, stream):
     assert (gpu["encode_gpu_s"] >= 0.025).all()
     assert (cpu["codec_device"] == "cpu").all() and (cpu["timer"] == "cpu perf_counter_ns").all()
     assert report.summary["encode_gpu_ms_median"].notna().sum() == 1
+    assert report.notes == ["codec 'jpeg' runs on the CPU: its adapter takes no device (rows say codec_device=cpu)"]
     # the same codec unsynchronised: what a time.time() around the call would have reported
     bad = run_timing(config(folder, tmp_path / "g2", [spec], device="cuda", cuda_backend=stream, sync=False,
                             warmup=1, repeats=2))
