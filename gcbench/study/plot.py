@@ -48,11 +48,11 @@ def plot_study(pairs: pd.DataFrame, scores: pd.DataFrame, out_stem: str | Path, 
     ax_elo.axvline(2000, color="grey", lw=1, ls="--")
     ax_elo.set_xlabel(f"Elo (start 2000, K 30; bootstrap {confidence:.0%} CI over participants)")
     ax_elo.set_title("Ratings")
-    fig.tight_layout()
     written = []
     for fmt in formats:
         path = out_stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=150)
+        # "tight" grows the canvas to fit long codec names instead of squeezing the axes.
+        fig.savefig(path, dpi=150, bbox_inches="tight")
         written.append(path)
     plt.close(fig)
     return written
