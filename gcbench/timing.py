@@ -396,7 +396,7 @@ def measure_cell(codec: Any, image: np.ndarray, setting: Any, clock: Clock, *, w
         data = bytes(encoded.data)
         if not data:
             raise CodecError("encoder produced no bytes")
-        recon, dec, dec_stages = timed_call(clock, lambda: codec.decode(data, size), stages=stages)
+        recon, dec, dec_stages = timed_call(clock, lambda data=data: codec.decode(data, size), stages=stages)
         if r == 0:
             recon = as_rgb_uint8(recon)
             if recon.shape != image.shape:
@@ -867,7 +867,8 @@ def timing_table(summary: pd.DataFrame, *, per: str = "both", stages: bool = Tru
         measures.append(Measure("startup_ms", "Start-up ms"))
     if stages:
         for d, short in (("encode", "Enc."), ("decode", "Dec.")):
-            seen = [c[len(d) + 7:-10] for c in summary.columns if c.startswith(f"{d}_stage_") and c.endswith("_ms_median")]
+            seen = [c[len(d) + 7:-10] for c in summary.columns
+                    if c.startswith(f"{d}_stage_") and c.endswith("_ms_median")]
             measures += [Measure(f"{d}_stage_{n}_ms", f"{short} {n.replace('_', ' ')} ms") for n in dict.fromkeys(seen)]
     ordered = sort_rows(summary, ["dataset", "codec", "setting_value", "setting"])
     keys: list[dict[str, Any]] = []
@@ -953,7 +954,8 @@ def to_latex(table: TimingTable, label: str = "tab:timing") -> str:
     rules = " ".join(rf"\cmidrule(lr){{{n_key + 1 + j * n_m}-{n_key + (j + 1) * n_m}}}"
                      for j in range(len(table.machines)))
     lines.append(rules)
-    head = [tex_escape(h) for h in table.header()] + [tex_escape(m.label) for _ in table.machines for m in table.measures]
+    head = [tex_escape(h) for h in table.header()]
+    head += [tex_escape(m.label) for _ in table.machines for m in table.measures]
     lines.append(" & ".join(head) + r" \\")
     lines.append(r"\midrule")
     for i in range(len(table.keys)):
@@ -1040,8 +1042,12 @@ def plot_timing(summary: pd.DataFrame, out_stem: str | Path, *, per: str = "imag
         raise ConfigError(f"per must be image or mp, got {per!r}")
     suffix, unit = ("", "ms per image") if per == "image" else ("_per_mp", "ms per megapixel")
     ordered = sort_rows(summary, ["dataset", "codec", "setting_value", "setting"])
-    labels = list(dict.fromkeys(f"{r.codec} {r.setting}" + (f" ({r.dataset})" if ordered["dataset"].nunique() > 1 else "")
-                                for r in ordered.itertuples()))
+    several = ordered["dataset"].nunique() > 1
+
+    def label(r: Any) -> str:
+        return f"{r.codec} {r.setting}" + (f" ({r.dataset})" if several else "")
+
+    labels = list(dict.fromkeys(label(r) for r in ordered.itertuples()))
     machines = list(dict.fromkeys(summary["hw_name"].astype(str)))
     fig, axes = plt.subplots(1, 2, figsize=(max(6.0, 0.55 * len(labels) * max(1, len(machines)) + 3), 4.2),
                              squeeze=False)
@@ -1052,8 +1058,7 @@ def plot_timing(summary: pd.DataFrame, out_stem: str | Path, *, per: str = "imag
         values = []
         for j, mach in enumerate(machines):
             g = ordered[ordered["hw_name"].astype(str) == mach]
-            lookup = {f"{r.codec} {r.setting}" + (f" ({r.dataset})" if ordered["dataset"].nunique() > 1 else ""): r
-                      for r in g.itertuples()}
+            lookup = {label(r): r for r in g.itertuples()}
             med = np.array([getattr(lookup[lab], f"{stem}_median") if lab in lookup else np.nan for lab in labels])
             lo = np.array([getattr(lookup[lab], f"{stem}_q25") if lab in lookup else np.nan for lab in labels])
             hi = np.array([getattr(lookup[lab], f"{stem}_q75") if lab in lookup else np.nan for lab in labels])

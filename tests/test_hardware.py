@@ -75,8 +75,9 @@ def test_fingerprint_describes_this_machine():
     assert fp["cpu_model"] == models[0].strip()
     assert fp["memory_bytes"] == pytest.approx(_meminfo_bytes(), rel=0.01)
     assert fp["physical_cores"] is None or 1 <= fp["physical_cores"] <= fp["cpu_count"]
-    import gcbench
     import numpy
+
+    import gcbench
 
     assert fp["versions"]["gcbench"] == gcbench.__version__ and fp["versions"]["numpy"] == numpy.__version__
     assert fp["libraries"] == {"libjpeg-turbo": "3.1.0"}

@@ -10,8 +10,8 @@ import queue
 import re
 import statistics
 import struct
-import sys
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -406,7 +406,8 @@ def test_device_codec_on_simulated_cuda(image_folder, tmp_path, stream):
                                warmup=1, repeats=2))
     s = timing.load_samples(tmp_path / "g").set_index("codec")
     gpu, cpu = s.loc["gpu-model"], s.loc["jpeg"]
-    assert (gpu["codec_device"] == "cuda").all() and (gpu["timer"] == "cuda synchronised perf_counter_ns + events").all()
+    assert (gpu["codec_device"] == "cuda").all()
+    assert (gpu["timer"] == "cuda synchronised perf_counter_ns + events").all()
     assert (gpu["encode_s"] >= 0.03).all() and (gpu["decode_s"] >= 0.02).all()
     assert (gpu["encode_gpu_s"] >= 0.025).all()
     assert (cpu["codec_device"] == "cpu").all() and (cpu["timer"] == "cpu perf_counter_ns").all()
@@ -582,7 +583,8 @@ def test_outputs_and_chart(image_folder, tmp_path):
     png = (tmp_path / "o" / "timing.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     meta = __import__("json").loads((tmp_path / "o" / "timing.json").read_text())
-    assert meta["hardware"]["name"] == "test-box" and meta["runs"][0]["codecs"]["jpeg"]["timer"] == "cpu perf_counter_ns"
+    assert meta["hardware"]["name"] == "test-box"
+    assert meta["runs"][0]["codecs"]["jpeg"]["timer"] == "cpu perf_counter_ns"
 
 
 # -------------------------------------------------------------------------------------------
@@ -601,7 +603,8 @@ def test_cli_timing_and_merge(image_folder, tmp_path, capsys):
     capsys.readouterr()
     assert main(["timing", "merge", str(a), str(b), "--format", "md", "--per", "mp"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "| Codec | Setting | bpp | A: Enc. ms/MP | A: Dec. ms/MP | B: Enc. ms/MP | B: Dec. ms/MP |"
+    assert out.splitlines()[0] == ("| Codec | Setting | bpp | A: Enc. ms/MP | A: Dec. ms/MP | B: Enc. ms/MP "
+                                   "| B: Dec. ms/MP |")
     target = tmp_path / "t.tex"
     assert main(["timing", "merge", str(a), str(b), "--format", "tex", "-o", str(target),
                  "--chart", str(tmp_path / "chart")]) == 0

@@ -11,7 +11,8 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("timing", help="encode/decode times on named hardware; `timing merge` puts machines side by side",
+    p = sub.add_parser("timing",
+                       help="encode/decode times on named hardware; `timing merge` puts machines side by side",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--codec", action="append", metavar="NAME[@SETTINGS]",
                    help="codec to time, repeatable; 'jpeg@50,75' restricts settings")
@@ -20,8 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder for this machine's timings")
     p.add_argument("--hardware-name", metavar="NAME", help="your name for this machine (default: host name)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (codecs that take a device run there)")
-    p.add_argument("--warmup", type=int, default=2, metavar="W", help="untimed runs per (codec, setting, image), default 2")
-    p.add_argument("--repeats", type=int, default=10, metavar="R", help="timed runs per (codec, setting, image), default 10")
+    p.add_argument("--warmup", type=int, default=2, metavar="W",
+                   help="untimed runs per (codec, setting, image), default 2")
+    p.add_argument("--repeats", type=int, default=10, metavar="R",
+                   help="timed runs per (codec, setting, image), default 10")
     p.add_argument("--threads", type=int, default=1,
                    help="threads for torch, OpenMP/BLAS and the codec library, fixed and recorded (default 1)")
     p.add_argument("--max-images", type=int, help="use only the first N images")
