@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigError, DatasetError, ImageLoadError
+from .images import file_sha256
 
 if TYPE_CHECKING:
     from .datasets import Dataset
@@ -124,14 +125,6 @@ def read_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarr
             "a mask must have the image's size"
         )
     return np.ascontiguousarray(mask)
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @functools.lru_cache(maxsize=4)

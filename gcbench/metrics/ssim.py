@@ -14,12 +14,11 @@ Pure numpy in float64, separable filtering: no torch import.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import MetricError
 from .base import Column, PairMetric
+from .pixel import to_db
 
 SIGMA = 1.5
 TRUNCATE = 3.5
@@ -72,10 +71,6 @@ def ssim(original: np.ndarray, reconstruction: np.ndarray, data_range: float = 2
     if s.ndim == 2:
         return float(s.mean())
     return float(np.mean([s[..., c].mean() for c in range(s.shape[-1])]))
-
-
-def to_db(value: float) -> float:
-    return math.inf if value >= 1.0 else -10.0 * math.log10(1.0 - value)
 
 
 class SSIM(PairMetric):
