@@ -147,12 +147,19 @@ def plot_rd(source: Any, out_stem: str | Path, columns: list[str] | None = None,
     :func:`gcbench.analysis.summary_ci`) adds error bars; ``references`` overlays published
     curves (:func:`gcbench.references.load_references`), named in a note under the figure.
     """
+    fig = rd_figure(source, columns, title, references=references, ci=ci)
+    return [] if fig is None else _save(fig, out_stem, formats)
+
+
+def rd_figure(source: Any, columns: list[str] | None = None, title: str | None = None, *,
+              references: Sequence[ReferenceCurve] = (), ci: pd.DataFrame | None = None) -> Any:
+    """The figure :func:`plot_rd` saves (None when there is nothing to draw)."""
     from .collect import flags_column
 
     df = _curves(source)
     cols = plot_columns(df, columns)
     if df.empty or not cols:
-        return []
+        return None
     series = list(dict.fromkeys(df["series"]))
     colours = series_colours(series)
     fig, axes = _grid(len(cols))
@@ -196,7 +203,7 @@ def plot_rd(source: Any, out_stem: str | Path, columns: list[str] | None = None,
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, out_stem, formats)
+    return fig
 
 
 def _error_bars(ax: Any, ci: pd.DataFrame, dataset: Any, name: Any, g: pd.DataFrame, col: str, colour: Any) -> None:
@@ -216,6 +223,12 @@ def _error_bars(ax: Any, ci: pd.DataFrame, dataset: Any, name: Any, g: pd.DataFr
 def plot_per_image(source: Any, out_stem: str | Path, columns: list[str] | None = None,
                    formats: tuple[str, ...] = ("png", "svg"), *, curves: pd.DataFrame | None = None) -> list[Path]:
     """Each image's (bpp, value) as a faint point, the mean curve of each codec on top."""
+    fig = per_image_figure(source, columns, curves=curves)
+    return [] if fig is None else _save(fig, out_stem, formats)
+
+
+def per_image_figure(source: Any, columns: list[str] | None = None, *, curves: pd.DataFrame | None = None) -> Any:
+    """The figure :func:`plot_per_image` saves (None when there is nothing to draw)."""
     import pandas as pd
 
     from .collect import load_results
@@ -230,7 +243,7 @@ def plot_per_image(source: Any, out_stem: str | Path, columns: list[str] | None 
     rows = rows[rows["status"] == "ok"] if "status" in rows.columns else rows
     cols = plot_columns(rows, columns)
     if rows.empty or not cols:
-        return []
+        return None
     if curves is None:
         from .views import summary
 
@@ -242,7 +255,7 @@ def plot_per_image(source: Any, out_stem: str | Path, columns: list[str] | None 
         for (dataset, name), g in rows.groupby(["dataset", "series"], sort=False):
             g = g.dropna(subset=["bpp", col])
             colour = colours[name]
-            ax.scatter(g["bpp"], g[col], s=7, color=colour, alpha=0.35, linewidths=0)
+            ax.scatter(g["bpp"], g[col], s=9, color=colour, alpha=0.45, linewidths=0)
             mean = curves[(curves["dataset"] == dataset) & (curves["series"] == name)]
             if col in mean.columns:
                 mean = mean.dropna(subset=["bpp", col]).sort_values("bpp")
@@ -254,7 +267,7 @@ def plot_per_image(source: Any, out_stem: str | Path, columns: list[str] | None 
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, out_stem, formats)
+    return fig
 
 
 def equal_rate_points(curves: pd.DataFrame, x: str, y: str, rates: Sequence[float] | None = None,
@@ -297,15 +310,21 @@ def plot_distortion_perception(source: Any, out_stem: str | Path, x: str, y: str
                                rates: Sequence[float] | None = None,
                                formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """The distortion–perception plane: ``x`` against ``y``, codecs compared at equal rate."""
+    fig = distortion_perception_figure(source, x, y, rates)
+    return [] if fig is None else _save(fig, out_stem, formats)
+
+
+def distortion_perception_figure(source: Any, x: str, y: str, rates: Sequence[float] | None = None) -> Any:
+    """The figure :func:`plot_distortion_perception` saves (None when there is nothing to draw)."""
     from .collect import flags_column
 
     df = _curves(source)
     for col in (x, y):
         if col not in df.columns:
-            return []
+            return None
     points, used = equal_rate_points(df, x, y, rates)
     if points.empty:
-        return []
+        return None
     plt = _pyplot()
     series = list(dict.fromkeys(df["series"]))
     colours = series_colours(series)
@@ -337,4 +356,4 @@ def plot_distortion_perception(source: Any, out_stem: str | Path, x: str, y: str
     ax.grid(True, alpha=0.3)
     _note(ax, notes)
     fig.tight_layout()
-    return _save(fig, out_stem, formats)
+    return fig
