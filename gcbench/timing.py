@@ -561,13 +561,14 @@ def run_timing(config: TimingConfig) -> TimingReport:
                             "image": image_name, "height": array.shape[0], "width": array.shape[1],
                             "megapixels": array.shape[0] * array.shape[1] / 1e6,
                         }
-                        rows.extend(_sample_rows(base, cell, tc, clock, config, threads))
+                        rows.extend(_sample_rows(base, cell, tc, clock, config, threads, device))
                         bar.update(1)
     import pandas as pd
 
     new = pd.DataFrame.from_records(rows)
     samples = _combine(previous, new)
-    _write_samples(out, samples)
+    if not samples.empty:  # nothing timed (every cell failed) leaves no empty table behind
+        _write_samples(out, samples)
     _write_meta(out, fp, config, threads, codec_meta, errors)
     summary = summarise(samples) if not samples.empty else None
     report = TimingReport(out, len(new), errors, time.perf_counter() - t_start, summary)
@@ -579,7 +580,7 @@ def run_timing(config: TimingConfig) -> TimingReport:
 
 
 def _sample_rows(base: dict[str, Any], cell: CellResult, tc: TimedCodec, clock: Clock, config: TimingConfig,
-                 threads: dict[str, Any]) -> Iterator[dict[str, Any]]:
+                 threads: dict[str, Any], device: str) -> Iterator[dict[str, Any]]:
     pixels = base["height"] * base["width"]
     if cell.bits_estimate is not None:
         bpp, bpp_kind = float(cell.bits_estimate) / pixels, "estimated"
@@ -596,7 +597,7 @@ def _sample_rows(base: dict[str, Any], cell: CellResult, tc: TimedCodec, clock: 
             for name, seconds in stages.items():
                 row[f"{direction}_stage_{_stage_key(name)}_s"] = seconds
         row.update({
-            "timing_kind": "repeated", "timer": clock.name, "device": config.device, "codec_device": tc.device,
+            "timing_kind": "repeated", "timer": clock.name, "device": device, "codec_device": tc.device,
             "warmup": config.warmup, "repeats": config.repeats, "threads": threads.get("threads"),
             "torch_intra_op": threads.get("torch_intra_op"), "torch_inter_op": threads.get("torch_inter_op"),
             "omp_num_threads": threads.get("omp_num_threads"), "codec_threads": tc.codec_threads,
@@ -653,13 +654,13 @@ def _combine(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 
 def _write_samples(out: Path, samples: pd.DataFrame) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     _atomic_write(out / SAMPLES_FILE, samples.to_csv(index=False))
 
 

@@ -446,6 +446,15 @@ def test_codec_failure_is_reported_and_others_go_on(image_folder, tmp_path):
     assert set(report.summary["codec"] + "@" + report.summary["setting"]) == {"failing@ok", "jpeg@50"}
 
 
+def test_every_cell_failing_leaves_no_table(image_folder, tmp_path):
+    folder = image_folder(1, (16, 16))
+    spec = spec_from_dict({"adapter": "failing_codec:FailingCodec", "rate_param": "mode",
+                           "settings": ["encode-error"], "rate_increases_with_setting": True}, default_name="failing")
+    report = run_timing(config(folder, tmp_path / "e", [spec], repeats=2, write_outputs=True))
+    assert report.failed and report.summary is None and report.outputs == []
+    assert not (tmp_path / "e" / timing.SAMPLES_FILE).exists() and (tmp_path / "e" / timing.META_FILE).is_file()
+
+
 def test_invalid_options(image_folder, tmp_path):
     folder = image_folder(1, (16, 16))
     for kw, msg in [({"repeats": 0}, "--repeats"), ({"warmup": -1}, "--warmup"), ({"device": "tpu"}, "--device"),
