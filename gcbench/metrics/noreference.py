@@ -111,7 +111,7 @@ class NIQE(NoRefMetric):
         if h < BLOCK or w < BLOCK:
             raise MetricError(f"image {w}×{h} is too small for NIQE: both sides must be at least {BLOCK} px")
         self.prepare()
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(torch.float32) / 255.0
+        x = torch.tensor(image).permute(2, 0, 1)[None].to(torch.float32) / 255.0  # a copy: may be read-only
         with torch.no_grad():
             value = float(self._model(x.to(self.device)).flatten()[0])
         if not np.isfinite(value):

@@ -104,7 +104,7 @@ class _TrunkMetric(PairMetric):
         import torch
 
         def one(a: np.ndarray) -> Any:
-            t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
+            t = torch.tensor(a).permute(2, 0, 1)[None]  # a copy: decoded arrays may be read-only
             return t.to(self.device, torch.float32) * scale + offset
 
         return one(original), one(reconstruction)
