@@ -462,14 +462,14 @@ class ExternalCodec(Codec):
                         return str(candidate)
         return None
 
-    def _resolve_files(self, binaries: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    def _resolve_files(self, binaries: dict[str, str]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """Files found (key → path) and, for each one not found, (why, how to fix)."""
         found, problems = {}, []
         for key, value in self.files.items():
             path = self._find_file(value, binaries)
             if path is None:
-                problems.append(f"file {value!r} (option files.{key}) not found in the current folder or near "
-                                "the binaries; give its path: --codec-option "
-                                f"{self.name}.files.{key}=PATH")
+                problems.append((f"file {value!r} (option files.{key}) not found in the current folder or near "
+                                 "the binaries", f"give its path: --codec-option {self.name}.files.{key}=PATH"))
             else:
                 found[key] = path
         return found, problems
@@ -488,7 +488,7 @@ class ExternalCodec(Codec):
             return Availability(False, *self._missing_text(missing))
         _, problems = self._resolve_files(found)
         if problems:
-            return Availability(False, "; ".join(problems), "")
+            return Availability(False, "; ".join(p[0] for p in problems), "; ".join(p[1] for p in problems))
         return OK
 
     def resolved(self) -> dict[str, str]:
@@ -500,7 +500,8 @@ class ExternalCodec(Codec):
                 raise UnavailableError(f"codec {self.name!r} cannot run here: {reason}. To fix: {hint}")
             files, problems = self._resolve_files(found)
             if problems:
-                raise UnavailableError(f"codec {self.name!r} cannot run here: " + "; ".join(problems))
+                raise UnavailableError(f"codec {self.name!r} cannot run here: " + "; ".join(p[0] for p in problems)
+                                       + ". To fix: " + "; ".join(p[1] for p in problems))
             self._resolved = found | files
         return self._resolved
 
