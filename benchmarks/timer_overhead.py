@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -111,10 +112,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
+    # other processes on the machine are the main source of spread: say how busy it was
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} logical cores")
     overhead(args.kodak, args.blocks)
     print(f"\nrepeatability: {args.runs} runs of gcbench timing, jpeg@75, {args.images} Kodak images, "
           f"W={args.warmup}, R={args.repeats}, 1 thread")
     repeatability(args.kodak, args.images, args.runs, args.warmup, args.repeats)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
