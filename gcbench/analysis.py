@@ -453,8 +453,8 @@ def summary_ci(per_image: pd.DataFrame, *, columns: Sequence[str] | None = None,
     ok = per_image[per_image["status"] == "ok"] if "status" in per_image.columns else per_image
     if group not in ok.columns:
         ok = ok.assign(**{group: ok["codec"]})
-    cols = list(columns) if columns else ["bpp"] + [c for c in metric_columns(ok) if c not in (
-        "bpp", "setting_value", "encode_s", "decode_s")]
+    cols = list(columns) if columns else ["bpp"] + _declared([c for c in metric_columns(ok) if c not in (
+        "bpp", "setting_value", "encode_s", "decode_s")])[0]
     rows = []
     for dataset, part in ok.groupby("dataset", sort=True):
         images = sorted(set(part["image"]))

@@ -22,6 +22,7 @@ import base64
 import datetime as _dt
 import html
 import json
+import math
 import re
 import shlex
 import tempfile
@@ -132,8 +133,9 @@ def _crop_caption(panel: Any) -> str:
 
 def _html_crops(cs: CropSet) -> str:
     top, left, h, w = cs.box
-    out = [f"<p>{html.escape(cs.folder)} · {html.escape(cs.dataset)} / {html.escape(cs.image)}: "
-           f"{html.escape(cs.how)}; region {w}×{h} px at ({left}, {top}), shown at 2×.</p>", '<div class="crops">']
+    intro = (f"<p>{html.escape(cs.folder)} · {html.escape(cs.dataset)} / {html.escape(cs.image)}: "
+             f"{html.escape(cs.how)}; region {w}×{h} px at ({left}, {top}), shown at 2×.</p>")
+    out = [intro, '<div class="crops">']
     if cs.original_png:
         out.append(f'<figure><img src="{_data_uri(cs.original_png)}" alt="original crop">'
                    "<figcaption>original</figcaption></figure>")
@@ -337,7 +339,7 @@ def _bd_display(bd: pd.DataFrame, confidence: float) -> pd.DataFrame:
         return f"{v:.2f}" if abs(v) >= 1 else f"{v:.3g}"
 
     def ci(lo: float, hi: float) -> str:
-        return "" if lo != lo or hi != hi else f"[{num(lo)}, {num(hi)}]"
+        return "" if math.isnan(lo) or math.isnan(hi) else f"[{num(lo)}, {num(hi)}]"
 
     rows = []
     for r in bd.itertuples(index=False):
@@ -482,8 +484,6 @@ def build_report(sources: Sequence[str | Path], out: str | Path, *, anchor: str 
 def _results_sections(sections: list[Section], warnings: list[str], results: Results, tmp: Path, *,
                       anchor: str | None, references: Sequence[ReferenceCurve], methods: Sequence[str],
                       bootstrap: int, seed: int, confidence: float, crops: bool, crop_size: int) -> None:
-    import pandas as pd
-
     from .analysis import bd_results_table, curve_columns, summary_ci
     from .collect import flags_column
     from .crops import example_crops

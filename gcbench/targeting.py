@@ -283,10 +283,11 @@ def select_settings(plans: Sequence[CodecPlan], images: Sequence[ImageItem], tar
                         codec.prepare()
                     pixels = image.height * image.width
 
-                    def measure(setting: Setting, codec: Any = codec, cache: dict[str, float] = probe_cache) -> float:
+                    def measure(setting: Setting, codec: Any = codec, cache: dict[str, float] = probe_cache,
+                                image_array: Any = array, pixels: int = pixels) -> float:
                         text = format_setting(setting)
                         if text not in cache:
-                            cache[text] = _bpp_of(codec.encode(array, setting), pixels)
+                            cache[text] = _bpp_of(codec.encode(image_array, setting), pixels)
                         return cache[text]
 
                     setting, bpp, status, probes = search_setting(measure, axis, float(target), mode)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import warnings
 
+import bjontegaard as bd
 import numpy as np
 import pandas as pd
-import bjontegaard as bd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

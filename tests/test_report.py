@@ -169,7 +169,7 @@ def test_sections_provenance_timing_crops(report: Path, results) -> None:
 
     from gcbench.store import ResultStore
 
-    out, timing = results
+    out, _ = results
     text = report.read_text(encoding="utf-8")
     for ident in ("summary", "ci", "bd", "plots", "equal-bitrate", "crops", "timing", "provenance"):
         assert f'<section id="{ident}">' in text
@@ -245,7 +245,7 @@ def test_static_html_has_no_external_reference(report: Path) -> None:
 
 
 def test_report_without_timing_module(results, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out, timing = results
+    out, _ = results
     monkeypatch.setitem(sys.modules, "gcbench.timing", None)  # as if the module were not installed
     path = tmp_path / "r.html"
     assert cli(["report", str(out), "--out", str(path), "--bootstrap", "0", "--no-crops", "--no-markdown"]) == 0

@@ -47,11 +47,11 @@ def _counting(f):
 
 
 def test_integer_bisection_nearest_and_under() -> None:
-    bpp = lambda q: 0.02 * q ** 1.3  # noqa: E731 - increasing in q
+    bpp = lambda q: 0.02 * q ** 1.3  # increasing in q
     axis = rate_axis(_spec([1, 100]))
     for target in (0.3, 1.0, 3.7):
         measure, calls = _counting(bpp)
-        s, got, status, probes = search_setting(measure, axis, target, "nearest")
+        s, got, status, _ = search_setting(measure, axis, target, "nearest")
         best = min(range(1, 101), key=lambda q: (abs(bpp(q) - target), q))
         assert s == best and got == bpp(best) and status == "ok"
         assert len(set(calls)) <= math.ceil(math.log2(100)) + 2  # bisection, not a scan
@@ -60,7 +60,7 @@ def test_integer_bisection_nearest_and_under() -> None:
 
 
 def test_decreasing_axis() -> None:
-    bpp = lambda qp: 8.0 * 2 ** (-(qp - 10) / 6)  # noqa: E731 - QP: more bits at lower QP
+    bpp = lambda qp: 8.0 * 2 ** (-(qp - 10) / 6)  # QP: more bits at lower QP
     axis = rate_axis(_spec([10, 51], increasing=False))
     s, got, status, _ = search_setting(bpp, axis, 0.5, "under")
     assert got <= 0.5 < bpp(s - 1) and status == "ok"
@@ -69,7 +69,7 @@ def test_decreasing_axis() -> None:
 
 
 def test_float_axis_and_range_ends() -> None:
-    bpp = lambda r: 24.0 / r  # noqa: E731 - a compression ratio: more bits at a lower ratio
+    bpp = lambda r: 24.0 / r  # a compression ratio: more bits at a lower ratio
     axis = rate_axis(_spec([4.0, 400.0], increasing=False))
     s, got, status, probes = search_setting(bpp, axis, 0.3, "nearest")
     assert status == "ok" and abs(got - 0.3) <= 1e-3 * 0.3 and 4.0 <= s <= 400.0
