@@ -171,12 +171,7 @@ def _bootstrap(codecs: list[str], games: dict[str, np.ndarray], config: Analysis
         parts = [games[people[p]] for p in picks]
         replicates.append(np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64))
     bt = np.stack([bradley_terry(win_matrix(r, n), config.bt_alpha).scores for r in replicates])
-    longest = max(len(r) for r in replicates) or 1
-    chunk = max(1, 4_000_000 // (config.bootstrap_elo_orders * longest))
-    elo = np.concatenate([
-        elo_many(replicates[s : s + chunk], n, config.bootstrap_elo_orders, rng)
-        for s in range(0, len(replicates), chunk)
-    ])
+    elo = elo_many(replicates, n, config.bootstrap_elo_orders, rng)
     return bt, elo
 
 

@@ -139,44 +139,78 @@ def elo_many(
     start: float = ELO_START,
     k: float = ELO_K,
     scale: float = ELO_SCALE,
+    max_cells: int = 8_000_000,
 ) -> np.ndarray:
     """Order-averaged Elo for several comparison sets at once (one row per set).
 
     Every (set, order) pair is one row of a rating matrix and all rows play their t-th game
-    together, so thousands of bootstrap replicates cost a few thousand vectorised steps
-    instead of millions of Python-level updates. Shorter sets are padded with no-op games.
+    together, so a thousand bootstrap replicates cost a few thousand vectorised steps instead
+    of millions of Python-level updates. Shorter sets are padded with no-op games; rows are
+    played in blocks of at most ``max_cells`` games so memory stays bounded.
     """
     rng = rng or np.random.default_rng()
-    n_sets = len(datasets)
-    out = np.full((n_sets, n_items), start)
-    lengths = [len(d) for d in datasets]
-    longest = max(lengths, default=0)
-    if longest == 0 or orders < 1:
+    data = [np.asarray(d, dtype=np.int64).reshape(-1, 2) for d in datasets]
+    out = np.full((len(data), n_items), start)
+    if orders < 1:
         return out
-    rows = n_sets * orders
-    winners = np.zeros((rows, longest), dtype=np.int64)
-    losers = np.zeros((rows, longest), dtype=np.int64)
-    active = np.zeros((rows, longest), dtype=bool)
-    for s, data in enumerate(datasets):
-        data = np.asarray(data, dtype=np.int64).reshape(-1, 2)
-        m = len(data)
-        if m == 0:
-            continue
-        perms = np.argsort(rng.random((orders, m)), axis=1)
-        block = slice(s * orders, (s + 1) * orders)
-        winners[block, :m] = data[perms, 0]
-        losers[block, :m] = data[perms, 1]
-        active[block, :m] = True
-    ratings = np.full((rows, n_items), start)
-    idx = np.arange(rows)
-    for t in range(longest):
-        w, lo, on = winners[:, t], losers[:, t], active[:, t]
-        rw, rl = ratings[idx, w], ratings[idx, lo]
-        expected_w = 1.0 / (1.0 + 10.0 ** ((rl - rw) / scale))
-        delta = np.where(on, k * (1.0 - expected_w), 0.0)
-        ratings[idx, w] = rw + delta
-        ratings[idx, lo] = rl - delta
-    return ratings.reshape(n_sets, orders, n_items).mean(axis=1)
+    blocks: list[list[tuple[int, int]]] = []  # each block: (set index, orders of that set)
+    current: list[tuple[int, int]] = []
+    rows = longest = 0
+    for s, d in enumerate(data):
+        m, left = len(d), orders
+        while m and left:
+            take = min(left, max(1, max_cells // m))
+            if current and (rows + take) * max(longest, m) > max_cells:
+                blocks.append(current)
+                current, rows, longest = [], 0, 0
+            current.append((s, take))
+            rows, longest, left = rows + take, max(longest, m), left - take
+    if current:
+        blocks.append(current)
+    sums = np.zeros((len(data), n_items))
+    index_type = np.int16 if n_items <= np.iinfo(np.int16).max else np.intp
+    for block in blocks:
+        width = max(len(data[s]) for s, _ in block)
+        height = sum(n for _, n in block)
+        # Game-major layout: the t-th games of all rows are one contiguous vector.
+        winners = np.zeros((width, height), dtype=index_type)
+        losers = np.zeros((width, height), dtype=index_type)
+        active = np.zeros((width, height), dtype=bool)
+        spans, r = [], 0
+        for s, n in block:
+            m = len(data[s])
+            perms = np.argsort(rng.random((n, m)), axis=1)
+            winners[:m, r : r + n] = data[s][perms, 0].T
+            losers[:m, r : r + n] = data[s][perms, 1].T
+            active[:m, r : r + n] = True
+            spans.append((s, r, r + n))
+            r += n
+        ratings = _play(winners, losers, active, n_items, start, k, scale)
+        for s, a, b in spans:
+            sums[s] += ratings[a:b].sum(axis=0)
+    for s, d in enumerate(data):
+        if len(d):
+            out[s] = sums[s] / orders
+    return out
+
+
+def _play(winners: np.ndarray, losers: np.ndarray, active: np.ndarray, n_items: int, start: float, k: float,
+          scale: float) -> np.ndarray:
+    """Play game t of every row at once; ratings live in one flat array (row-major)."""
+    height = winners.shape[1]
+    flat = np.full(height * n_items, start)
+    base = np.arange(height, dtype=np.intp) * n_items
+    per_point = np.log(10.0) / scale
+    for t in range(winners.shape[0]):
+        fw = base + winners[t]
+        fl = base + losers[t]
+        rw, rl = flat[fw], flat[fl]
+        # K·(1 − E_winner) with E_winner = 1 / (1 + 10^((R_loser − R_winner) / scale))
+        delta = k / (1.0 + np.exp((rw - rl) * per_point))
+        delta *= active[t]
+        flat[fw] = rw + delta
+        flat[fl] = rl - delta
+    return flat.reshape(height, n_items)
 
 
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,8 @@ from study.study_helpers import EVIL_CODEC, EVIL_IMAGES, make_results
 
 @pytest.fixture(scope="session")
 def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """JPEG and WebP at three settings on three 160×224 images."""
-    return make_results(tmp_path_factory.mktemp("study-results"), ["jpeg@10,30,60", "webp@10,30,60"],
+    """JPEG and WebP at three settings, JPEG 4:4:4 at one, on three 160×224 images."""
+    return make_results(tmp_path_factory.mktemp("study-results"), ["jpeg@10,30,60", "webp@10,30,60", "jpeg444@30"],
                         ["img00.png", "img01.png", "img02.png"])
 
 

@@ -162,6 +162,26 @@ def test_identical_participants_give_a_degenerate_bradley_terry_interval(study, 
     assert s.loc["jpeg", "bt_score"] * 2 == pytest.approx(np.log(16 / 8), abs=1e-6)
 
 
+def test_three_codecs(results_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    export_study(ExportConfig(results=results_dir, codecs=["jpeg444", "jpeg", "webp"], out=out, target_bpp=0.8,
+                              crops=1, crop_size=64, participants=3, catch_rate=0.0, seed=5, min_view_s=0.0))
+    key = json.loads((out / "study-key.json").read_text())
+    rank = {"jpeg444": 0, "jpeg": 1, "webp": 2}
+
+    def ranked(left: str, right: str, image: str) -> str:
+        return "left" if rank[left] < rank[right] else "right"
+
+    report = analyze_study(AnalysisConfig(key=out, answers=_files(tmp_path, key, [ranked] * 3), out=tmp_path / "a",
+                                          bootstrap=30, elo_orders=100))
+    pairs = report.pairs
+    assert [(r.codec_a, r.codec_b, r.n, r.wins_a) for r in pairs.itertuples()] == [
+        ("jpeg444", "jpeg", 9, 9), ("jpeg444", "webp", 9, 9), ("jpeg", "webp", 9, 9)]
+    assert report.scores.codec.tolist() == ["jpeg444", "jpeg", "webp"]  # sorted by Elo
+    assert report.scores.bt_score.is_monotonic_decreasing
+    assert any("regularised" in n for n in report.notes)  # jpeg444 never lost: no ML estimate
+
+
 def test_cli_export_and_analyze(results_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "s"
     assert main(["study", "export", str(results_dir), "--codec", "jpeg@30", "--codec", "webp", "--setting", "webp=10",

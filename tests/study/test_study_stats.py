@@ -124,6 +124,24 @@ def test_elo_many_pads_shorter_sets_without_moving_ratings() -> None:
     np.testing.assert_allclose(out[2], [2000.0, 2000.0])
 
 
+def test_elo_blocks_do_not_change_the_result() -> None:
+    rng = np.random.default_rng(3)
+    sets = [rng.integers(0, 3, (n, 2)) for n in (7, 0, 12, 3)]
+    sets = [s[s[:, 0] != s[:, 1]] for s in sets]
+    whole = stats.elo_many(sets, 3, orders=9, rng=np.random.default_rng(4))
+    small = stats.elo_many(sets, 3, orders=9, rng=np.random.default_rng(4), max_cells=20)
+    np.testing.assert_allclose(small, whole, atol=1e-9)
+    # and each set equals the plain reference averaged over the same shuffles
+    draw = np.random.default_rng(4)
+    for s, got in zip(sets, whole):
+        if len(s) == 0:
+            np.testing.assert_array_equal(got, [2000.0] * 3)
+            continue
+        perms = np.argsort(draw.random((9, len(s))), axis=1)
+        ref = np.mean([_elo_reference([tuple(s[i]) for i in p], 3) for p in perms], axis=0)
+        np.testing.assert_allclose(got, ref, atol=1e-9)
+
+
 def test_missing_choix_and_scipy_give_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "choix", None)
     with pytest.raises(UnavailableError, match=r"gcbench\[study\]"):
