@@ -206,6 +206,11 @@ def test_fid_kid_equal_torch_fidelity_on_patch_folders(tmp_path: Path, kodak_dir
         assert "only 8 patches (< 2048)" in row["flags"] and "NOT the published Inception" in row["flags"]
     summary = summary_table(out)
     assert summary["fid_n"].tolist() == [8] and "< 2048" in summary["fid_flags"].iloc[0]
+    from gcbench.plots import rd_figure
+
+    fig = rd_figure(out, ["fid", "kid"])  # the plot shows the warning beside the values
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert sum("< 2048" in t and "NOT the published" in t.replace("\n", " ") for t in texts) == 2
 
     # the classic route: patch PNGs in two folders, torch-fidelity's calculate_metrics
     recons = _decode_bitstreams(out, per_image(out))
