@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import sys
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -304,6 +305,16 @@ def _remap_entropy_keys(model: Any, sd: dict[str, Any]) -> dict[str, Any]:
     return sd
 
 
+def _importable(module: str) -> bool:
+    """Whether ``module``'s top-level package can be found, without importing it (``gcbench ls``)."""
+    if module in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(module.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _per_setting(value: Any, setting: str, what: str) -> Any:
     if value is None:
         return None
@@ -320,8 +331,9 @@ def _per_setting(value: Any, setting: str, what: str) -> Any:
 class LearnedCodec(Codec):
     """What every learned adapter shares: options, device, weights, padding, container, stages."""
 
-    #: gcbench run --random-weights sets ``random_weights`` only on adapters that say they take it
+    #: ``--random-weights`` and ``--device`` (gcbench run, gcbench timing) reach only adapters that say they take them
     accepts_random_weights: ClassVar[bool] = True
+    accepts_device: ClassVar[bool] = True
     default_pad_multiple: ClassVar[int] = 64
     default_pad_mode: ClassVar[str] = "constant"
     default_pad_align: ClassVar[str] = "center"
@@ -707,7 +719,7 @@ class ModelCodec(LearnedCodec):
 
     def available(self) -> Availability:
         module = self.model_target.partition(":")[0]
-        if importlib.util.find_spec(module.split(".")[0]) is None:
+        if not _importable(module):
             return Availability(False, f"the model's module {module!r} cannot be imported",
                                 "install the package that provides it, or put it on PYTHONPATH")
         return super().available()
@@ -808,14 +820,12 @@ def with_learned_flags(codec_args: list[str], overrides: Mapping[str, Mapping[st
         if name not in codec_registry:
             continue  # the runner reports unknown names with suggestions
         cls = adapter_class(codec_registry.get(name))
-        if not getattr(cls, "accepts_random_weights", False):
-            if random_weights:
-                raise ConfigError(f"--random-weights applies to learned codecs only; {name!r} is not one")
-            continue
+        if random_weights and not getattr(cls, "accepts_random_weights", False):
+            raise ConfigError(f"--random-weights applies to learned codecs only; {name!r} is not one")
         implied: dict[str, Any] = {}
         if random_weights:
             implied["random_weights"] = True
-        if device is not None:
+        if device is not None and getattr(cls, "accepts_device", False):
             implied["device"] = device
         if implied:
             out[name] = _merge(implied, out.get(name, {}))
