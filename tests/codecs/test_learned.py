@@ -25,7 +25,13 @@ from gcbench import registry
 from gcbench.cli import main as cli_main
 from gcbench.codecs import container
 from gcbench.codecs.spec import build_codec, spec_from_dict
-from gcbench.errors import CodecError, ConfigError, PluginError, UnavailableError, WeightsError
+from gcbench.errors import (
+    CodecError,
+    ConfigError,
+    PluginError,
+    UnavailableError,
+    WeightsError,
+)
 from gcbench.runner import RunConfig, run
 from gcbench.stages import record_stages
 from gcbench.store import ResultStore
@@ -319,7 +325,7 @@ def test_wrong_keys_are_refused_with_missing_and_unexpected_listed(specs: Path, 
 def test_training_checkpoints_and_old_key_names_load(specs: Path, images: Path, tmp_path: Path) -> None:
     """A CompressAI training checkpoint ({'state_dict': …} with DataParallel prefixes and the
     pre-1.2.5 entropy-bottleneck names) loads into the same model."""
-    path, _, model = _user_checkpoint(tmp_path)
+    _, _, model = _user_checkpoint(tmp_path)
     sd = {}
     for k, v in model.state_dict().items():
         k = k.replace("entropy_bottleneck.matrices.", "entropy_bottleneck._matrix")
