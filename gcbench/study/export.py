@@ -20,7 +20,10 @@ keys come from the operating system's random source, so they cannot be derived f
 from __future__ import annotations
 
 import csv
+import os
 import secrets
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -226,24 +229,38 @@ def _export(config: ExportConfig, sel: Selection, store: Any, seed: int, out: Pa
     crowd_trials = draw_trials(items, len(pool), config.catch_rate, crowd_rng(seed), trial_ids)
     resolve_catch(crowd_trials)
 
-    # 4. The images, each decoded once per (codec, image).
+    # 4. The images, each decoded once per (codec, image). They are made in a telling order
+    # (image by image, codec by codec), so they are staged outside the handout and then copied
+    # in a random order with one common timestamp: neither inode numbers, directory order nor
+    # modification times say which files belong together.
     img_dir = out / HANDOUT / IMG
     img_dir.mkdir(parents=True, exist_ok=False)
-    decoders = Decoders(store)
-    wanted = files.by_slot
-    for index, image in enumerate(sel.images):
-        original = load_original(store, sel.chosen[(first, image)], config.originals)
-        for k, box in enumerate(boxes[image]):
-            crop = cut(original, box)
-            if ("original", image, k) in wanted:
-                write_png(img_dir / f"{wanted[('original', image, k)]}.png", crop)
-            if ("degraded", image, k) in wanted:
-                source_index = pool.index(CatchSource(image, k, box))
-                write_png(img_dir / f"{wanted[('degraded', image, k)]}.png", degrade(crop, catch_rng(seed, source_index)))
-        for codec in sel.codecs:
-            recon = decoders.decode(sel.chosen[(codec, image)])
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        decoders = Decoders(store)
+        wanted = files.by_slot
+        for image in sel.images:
+            original = load_original(store, sel.chosen[(first, image)], config.originals)
             for k, box in enumerate(boxes[image]):
-                write_png(img_dir / f"{wanted[('recon', codec, image, k)]}.png", cut(recon, box))
+                crop = cut(original, box)
+                if ("original", image, k) in wanted:
+                    write_png(staging / f"{wanted[('original', image, k)]}.png", crop)
+                if ("degraded", image, k) in wanted:
+                    source_index = pool.index(CatchSource(image, k, box))
+                    write_png(staging / f"{wanted[('degraded', image, k)]}.png",
+                              degrade(crop, catch_rng(seed, source_index)))
+            for codec in sel.codecs:
+                recon = decoders.decode(sel.chosen[(codec, image)])
+                for k, box in enumerate(boxes[image]):
+                    write_png(staging / f"{wanted[('recon', codec, image, k)]}.png", cut(recon, box))
+        names = sorted(p.name for p in staging.iterdir())
+        secrets.SystemRandom().shuffle(names)
+        stamp = int(time.time())
+        for name in names:
+            shutil.copyfile(staging / name, img_dir / name)
+            os.utime(img_dir / name, (stamp, stamp))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
     # 5. Pages, crowd CSV, key.
     study_id = opaque_id(8)

@@ -83,6 +83,9 @@ def test_layout_key_outside_handout_and_nothing_revealing(exported: tuple[Path, 
         assert png_chunks(path) == ["IHDR", "IDAT", "IEND"]  # no text, time, gamma or profile
         with Image.open(path) as im:
             assert im.info == {} and not im.getexif()
+    # The files were made image by image, codec by codec; their timestamps do not say so.
+    assert len({p.stat().st_mtime_ns for p in images}) == 1
+    assert not list(out.glob(".staging-*"))
     secrets_ = ["jpeg", "webp", "img0", "bpp", "setting", "libjpeg", "pillow"]
     for rec in (f for f in key["files"].values() if f["role"] == "reconstruction"):
         secrets_ += [repr(rec["bpp"]), f"{rec['bpp']:.3f}", rec["task"]]
