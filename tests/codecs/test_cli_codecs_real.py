@@ -48,17 +48,17 @@ def _yuv(d: Path, rgb: np.ndarray, fmt: colour.YuvFormat) -> Path:
 # Each by-hand run: (working folder, RGB image) → (bitstream bytes, reconstruction). The flags are
 # typed out here as a user would type them, not rendered from the spec.
 def hand_cjxl(d: Path, rgb: np.ndarray) -> tuple[bytes, np.ndarray]:
-    Image.fromarray(rgb).save(d / "in.png")
-    sh("cjxl", d / "in.png", d / "o.jxl", "-d", "2.5", "-e", "7", "--num_threads=0", "--quiet")
-    sh("djxl", d / "o.jxl", d / "r.png", "--num_threads=1", "--bits_per_sample=8", "--quiet")
-    return (d / "o.jxl").read_bytes(), read_pillow(d / "r.png")
+    Image.fromarray(rgb).save(d / "in.ppm")
+    sh("cjxl", d / "in.ppm", d / "o.jxl", "-d", "2.5", "-e", "7", "--num_threads=0", "--quiet")
+    sh("djxl", d / "o.jxl", d / "r.ppm", "--num_threads=1", "--bits_per_sample=8", "--quiet")
+    return (d / "o.jxl").read_bytes(), read_pillow(d / "r.ppm")
 
 
 def hand_avifenc(d: Path, rgb: np.ndarray) -> tuple[bytes, np.ndarray]:
     Image.fromarray(rgb).save(d / "in.png")
     sh("avifenc", "-j", "1", "-c", "aom", "-s", "6", "-y", "444", "-d", "8", "-r", "full", "--min", "32", "--max", "32",
        d / "in.png", d / "o.avif")
-    sh("avifdec", "-j", "1", "-d", "8", d / "o.avif", d / "r.png")
+    sh("avifdec", "-j", "1", "-d", "8", "--png-compress", "0", d / "o.avif", d / "r.png")
     return (d / "o.avif").read_bytes(), read_pillow(d / "r.png")
 
 
@@ -77,10 +77,10 @@ def hand_opj(d: Path, rgb: np.ndarray) -> tuple[bytes, np.ndarray]:
 
 
 def hand_cwebp(d: Path, rgb: np.ndarray) -> tuple[bytes, np.ndarray]:
-    Image.fromarray(rgb).save(d / "in.png")
-    sh("cwebp", "-quiet", "-q", "50", "-m", "4", d / "in.png", "-o", d / "o.webp")
-    sh("dwebp", "-quiet", d / "o.webp", "-o", d / "r.png")
-    return (d / "o.webp").read_bytes(), read_pillow(d / "r.png")
+    Image.fromarray(rgb).save(d / "in.ppm")
+    sh("cwebp", "-quiet", "-q", "50", "-m", "4", d / "in.ppm", "-o", d / "o.webp")
+    sh("dwebp", "-quiet", d / "o.webp", "-ppm", "-o", d / "r.ppm")
+    return (d / "o.webp").read_bytes(), read_pillow(d / "r.ppm")
 
 
 def hand_x265(d: Path, rgb: np.ndarray) -> tuple[bytes, np.ndarray]:
