@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # the study modules load only when a study command runs
+    from ..study.export import ExportConfig
 
 
 def _setting_pair(text: str) -> tuple[str, str]:
@@ -73,7 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=main_analyze)
 
 
-def export_config(args: argparse.Namespace):  # noqa: ANN201 - lazy import keeps `gcbench --help` light
+def export_config(args: argparse.Namespace) -> ExportConfig:
     from ..settings import split_codec_arg
     from ..study.export import DEFAULT_INSTRUCTIONS, DEFAULT_TITLE, ExportConfig
 

@@ -30,7 +30,14 @@ import numpy as np
 from ..errors import ConfigError
 from .answers import Answers, Rejected, load_answers
 from .keyfile import read_key
-from .stats import binomial_p, bradley_terry, elo_many, percentile_interval, wilson_interval, win_matrix
+from .stats import (
+    binomial_p,
+    bradley_terry,
+    elo_many,
+    percentile_interval,
+    wilson_interval,
+    win_matrix,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,15 +75,20 @@ class AnalysisReport:
         from ..views import to_markdown
 
         lines = self.quality_lines()
-        lines += ["", "Pairwise preferences:", to_markdown(self.pairs), "", "Scores:", to_markdown(self.scores)]
+        lines += ["", "Pairwise preferences:", to_markdown(self.pairs_for_display()), "", "Scores:",
+                  to_markdown(self.scores)]
         lines += [f"wrote {p}" for p in self.outputs]
         return "\n".join(lines)
+
+    def pairs_for_display(self) -> pd.DataFrame:
+        """The pairs table with p-values in significant digits (a fixed 4 decimals would print 0.0000)."""
+        return self.pairs.assign(p_value=[f"{p:.3g}" if not math.isnan(p) else "" for p in self.pairs["p_value"]])
 
     def quality_lines(self) -> list[str]:
         """What was read, rejected and dropped, and why."""
         kept = int((self.participants["status"] == "kept").sum()) if len(self.participants) else 0
-        lines = [f"{kept} participants kept of {len(self.participants)} valid answer files "
-                 f"({len(self.rejected)} rejected); {self.n_comparisons} comparisons analysed"]
+        lines = [(f"{kept} participants kept of {len(self.participants)} valid answer files "
+                  f"({len(self.rejected)} rejected); {self.n_comparisons} comparisons analysed")]
         for r in self.rejected:
             lines.append(f"  rejected {r.file}: {r.reason}")
         if len(self.participants):
@@ -248,7 +260,7 @@ def _write(report: AnalysisReport, config: AnalysisConfig) -> list[Path]:
     md = out / "summary.md"
     md.write_text("\n\n".join([
         "# Pairwise study", "\n".join(report.quality_lines()),
-        "## Pairwise preferences", to_markdown(report.pairs), "## Scores", to_markdown(report.scores),
+        "## Pairwise preferences", to_markdown(report.pairs_for_display()), "## Scores", to_markdown(report.scores),
         "## Participants", to_markdown(report.participants),
     ]) + "\n", encoding="utf-8")
     written.append(md)

@@ -34,7 +34,15 @@ import numpy as np
 
 from ..errors import ConfigError
 from .crops import RULES, Box, choose_boxes, cut, degrade
-from .design import CatchSource, Item, TrialIds, catch_rng, crowd_rng, draw_trials, participant_rng
+from .design import (
+    CatchSource,
+    Item,
+    TrialIds,
+    catch_rng,
+    crowd_rng,
+    draw_trials,
+    participant_rng,
+)
 from .form import check_post_url, render_form
 from .integrity import new_hmac_key, new_token, opaque_id
 from .keyfile import KEY_FORMAT, KEY_NAME, KEY_VERSION, write_key
@@ -93,11 +101,11 @@ class ExportReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def text(self) -> str:
-        lines = [
+        lines = [(
             f"{len(self.forms)} participant forms in {self.out / HANDOUT} "
             f"({self.trials_per_participant} trials each: {self.n_items} comparisons + "
-            f"{self.catch_per_participant} catch), {self.n_files} images, seed {self.seed}",
-        ]
+            f"{self.catch_per_participant} catch), {self.n_files} images, seed {self.seed}"
+        )]
         for row in self.selection.bpp_summary():
             extra = f", mean |bpp - target| {row['mean_abs_bpp_error']:.4f}" if "mean_abs_bpp_error" in row else ""
             lines.append(f"  {row['codec']}: {row['images']} images, mean bpp {row['mean_bpp']:.4f}{extra}")
@@ -270,7 +278,7 @@ def _export(config: ExportConfig, sel: Selection, store: Any, seed: int, out: Pa
         page = render_form({
             "study": study_id, "participant": part["code"], "token": part["token"], "key": part["hmac_key"],
             "title": config.title, "instructions": config.instructions, "question": question,
-            "min_view_ms": int(round(config.min_view_s * 1000)), "post_url": config.post_url,
+            "min_view_ms": round(config.min_view_s * 1000), "post_url": config.post_url,
             "trials": [{"id": t["trial"], "left": f"{IMG}/{t['left']}.png", "right": f"{IMG}/{t['right']}.png",
                         "reference": f"{IMG}/{t['reference']}.png" if t.get("reference") else None}
                        for t in part["trials"]],

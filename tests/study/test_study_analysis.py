@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import binomtest
+from study.study_helpers import answers_doc, scripted_choices, write_json
 
 from gcbench.cli import main
 from gcbench.study import stats
 from gcbench.study.analyze import AnalysisConfig, analyze_study
 from gcbench.study.export import ExportConfig, export_study
-from study.study_helpers import answers_doc, scripted_choices, write_json
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,24 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
+from study.study_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    EVIL_CODEC,
+    EVIL_IMAGES,
+    side_for,
+)
 
 from gcbench.study.analyze import AnalysisConfig, analyze_study
 from gcbench.study.export import ExportConfig, export_study
 from gcbench.study.integrity import canonical_text, verify
-from study.study_helpers import CHROMIUM, CHROMIUM_ARGS, EVIL_CODEC, EVIL_IMAGES, side_for
 
 MIN_VIEW_S = 0.5
 EVIL_TEXT = "<img src=x onerror=alert('title')>\"'</script><script>alert('t2')</script>&amp;"
@@ -141,7 +148,7 @@ def test_scripted_participants_by_mouse_and_keyboard(browser, results_dir: Path,
     key = _export(results_dir, out)
     forbidden = ["jpeg", "webp", "img00", "img01", "img02", "bpp", "setting"]
     forbidden += [repr(f["bpp"]) for f in key["files"].values() if "bpp" in f]
-    files, flips_expected = [], []
+    files = []
     for part, prefer, keyboard in zip(key["participants"], [always("jpeg"), webp_on_img00], [False, True]):
         form = Form(browser, out / part["form"])
         try:

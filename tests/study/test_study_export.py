@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from study.study_helpers import png_chunks
 
 from gcbench.errors import ConfigError, GcbenchError
 from gcbench.store import ResultStore
@@ -21,7 +22,6 @@ from gcbench.study.export import ExportConfig, export_study
 from gcbench.study.recon import load_original
 from gcbench.study.selection import select
 from gcbench.views import per_image
-from study.study_helpers import png_chunks
 
 
 def _export(results: Path, out: Path, **kw) -> tuple[dict, object]:
@@ -69,7 +69,7 @@ def test_setting_choice_and_clear_errors(results_dir: Path) -> None:
 
 
 def test_layout_key_outside_handout_and_nothing_revealing(exported: tuple[Path, dict, object], results_dir: Path) -> None:
-    out, key, report = exported
+    out, key, _ = exported
     handout = out / "handout"
     assert (out / "study-key.json").is_file() and not list(handout.rglob("*key*"))
     assert (out / "study-key.json").stat().st_mode & 0o077 == 0  # owner only
@@ -120,7 +120,7 @@ def test_design_counts_catch_rate_and_participant_pages(exported: tuple[Path, di
                 assert key["files"][orig]["role"] == "original"
             assert key["files"][t["reference"]]["role"] == "original"
         page = (out / part["form"]).read_text()
-        data = json.loads(re.search(r'id="study-data">(.*?)</script>', page, re.S).group(1))
+        data = json.loads(re.search(r'id="study-data">(.*?)</script>', page, re.DOTALL).group(1))
         assert data["token"] == part["token"] and data["key"] == part["hmac_key"] and data["participant"] == part["code"]
         assert [t["id"] for t in data["trials"]] == [t["trial"] for t in trials]
         assert [t["left"] for t in data["trials"]] == [f"img/{t['left']}.png" for t in trials]
