@@ -228,3 +228,21 @@ def test_crowd_csv(exported) -> None:
     assert all(r["left_url"] == f"img/{t['left']}.png" and r["reference_url"] == f"img/{t['reference']}.png"
                for r, t in zip(rows, trials))
     assert all((out / "handout" / r["left_url"]).is_file() and (out / "handout" / r["right_url"]).is_file() for r in rows)
+
+
+def test_decoder_falls_back_to_the_registry_when_the_run_config_lacks_specs(results_dir: Path, tmp_path: Path) -> None:
+    import shutil
+    from dataclasses import replace as dc_replace
+
+    from gcbench.study.recon import Decoders
+
+    copy = tmp_path / "results"
+    shutil.copytree(results_dir, copy)
+    with ResultStore(copy, create=False) as store:
+        store.conn.execute("UPDATE runs SET config='{}'")
+        rec = select(store, ["jpeg", "webp"], target_bpp=0.5).chosen[("jpeg", "img00.png")]
+        decoded = Decoders(store).decode(rec)
+        expected = np.asarray(Image.open(io.BytesIO(store.read_bitstream(rec.key))).convert("RGB"))
+        np.testing.assert_array_equal(decoded, expected)
+        with pytest.raises(ConfigError, match="cannot rebuild codec 'jpeg'"):
+            Decoders(store).decode(dc_replace(rec, codec_spec_hash="0" * 16))
