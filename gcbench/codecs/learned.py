@@ -541,8 +541,10 @@ class LearnedCodec(Codec):
     def to_tensor(self, image: np.ndarray) -> Any:
         import torch
 
-        # upload uint8 (a quarter of the bytes) and convert on the device
-        x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
+        # upload uint8 (a quarter of the bytes) and convert on the device; torch wants a writable array
+        if not (image.flags.writeable and image.flags.c_contiguous):
+            image = np.array(image, order="C")
+        x = torch.from_numpy(image).to(self.device)
         return x.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
     # CompressAI's convention; subclasses with another API override these two
