@@ -177,12 +177,12 @@ def _run_probe(path: str, binary: Binary) -> tuple[str, float]:
             return f"unknown (version probe failed: {exc})", time.perf_counter() - t0
         try:
             out, _ = proc.communicate(timeout=PROBE_TIMEOUT)
-        except subprocess.TimeoutExpired:
+        except BaseException as exc:  # the timeout, or an interrupt: the program is not reaped yet
             _kill_group(proc)
             proc.communicate()
-            return f"unknown (version probe timed out after {PROBE_TIMEOUT:g} s)", time.perf_counter() - t0
-        finally:
-            _kill_group(proc)
+            if isinstance(exc, subprocess.TimeoutExpired):
+                return f"unknown (version probe timed out after {PROBE_TIMEOUT:g} s)", time.perf_counter() - t0
+            raise
         seconds = time.perf_counter() - t0
     text = out.decode("utf-8", "replace")
     m = re.search(binary.version_regex, text, re.IGNORECASE | re.MULTILINE)
@@ -243,6 +243,39 @@ def _display(argv: list[str], tmp: Path | None) -> str:
     return text
 
 
+def _wait(proc: subprocess.Popen[Any], timeout: float) -> bool:
+    """Wait for the program without reaping it; True when it had to be killed at the deadline.
+
+    ``Popen.wait(timeout)`` polls with sleeps of up to 50 ms, which would land in the measured
+    time; here the wait blocks and a timer kills the group. The program stays a zombie until
+    its whole group has been killed, so its process-group id cannot have been reused by then.
+    """
+    fired = threading.Event()
+
+    def expire() -> None:
+        fired.set()
+        _kill_group(proc)
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        while True:
+            try:
+                os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+                break
+            except InterruptedError:  # pragma: no cover - retried by Python since PEP 475
+                continue
+            except ChildProcessError:  # already reaped elsewhere
+                break
+    finally:
+        timer.cancel()
+        timer.join()
+        _kill_group(proc)  # what it started must not outlive the task
+        proc.wait()
+    return fired.is_set()
+
+
 def _run(argv: list[str], tmp: Path, role: str, program: str, timeout: float) -> _Outcome:
     outcome = _Outcome(argv, tmp, tmp / f".{role}.stdout", tmp / f".{role}.stderr", 0.0)
     with open(outcome.stdout, "wb") as out, open(outcome.stderr, "wb") as err:
@@ -253,23 +286,12 @@ def _run(argv: list[str], tmp: Path, role: str, program: str, timeout: float) ->
                                     start_new_session=True)
         except OSError as exc:
             raise CodecError(f"{program} could not be started: {exc}\ncommand: {_display(argv, tmp)}") from exc
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.wait()
-            outcome.seconds = time.perf_counter() - t0
-            raise CodecError(
-                f"{program} ({role}) timed out after {timeout:g} s; its process group was killed "
-                f"(raise option timeout if it needs longer)\n{outcome.context()}"
-            ) from None
-        except BaseException:
-            _kill_group(proc)
-            proc.wait()
-            raise
-        finally:
-            _kill_group(proc)  # children it left behind must not outlive the task
+        timed_out = _wait(proc, timeout)
         outcome.seconds = time.perf_counter() - t0
+    if timed_out:
+        raise CodecError(f"{program} ({role}) timed out after {timeout:g} s; its process group was killed "
+                         f"(raise option timeout if it needs longer)\n{outcome.context()}")
+    code = proc.returncode
     if code != 0:
         how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
         raise CodecError(f"{program} ({role}) {how}\n{outcome.context()}")
