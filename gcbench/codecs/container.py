@@ -14,7 +14,7 @@ bitstream on disk is exactly what a receiver needs and bpp counts every byte of 
     .       number of string groups; for each: number of strings; for each: length, bytes
     -4      CRC-32 of every byte before it (big-endian)
 
-Varints keep the overhead at about 20 bytes for a typical image (0.0004 bpp on Kodak). The
+Varints keep the overhead at about 30 bytes for a typical image (0.0006 bpp on a Kodak image). The
 CRC-32 makes a damaged file a clear :class:`~gcbench.errors.CodecError` instead of an entropy
 decoder quietly producing a wrong image; every length is checked against the bytes that are
 left, so no input makes the parser allocate more than the input's size.
