@@ -119,7 +119,8 @@ class InceptionFeatures:
         with torch.no_grad():
             for i in range(0, len(patches), self.batch_size):
                 batch = torch.from_numpy(np.ascontiguousarray(patches[i:i + self.batch_size]))
-                batch = batch.permute(0, 3, 1, 2).to(self.device, non_blocking=True)
+                # contiguous NCHW, as torch-fidelity's loader gives it (same kernels, same numbers)
+                batch = batch.permute(0, 3, 1, 2).contiguous().to(self.device, non_blocking=True)
                 (features,) = self.model(batch)
                 out.append(features.to("cpu", torch.float32).numpy())
         return np.concatenate(out, axis=0)
