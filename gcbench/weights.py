@@ -36,6 +36,8 @@ file, its URL and the folder to put it in. Nothing falls back to random weights.
 ``sha256`` is the full hex digest where it is known. Some upstream files are published only
 with the 8-hex prefix of their SHA-256 in the file name (torchvision, torch-fidelity); such an
 entry stores that prefix and the file is checked against it, exactly as ``torch.hub`` checks it.
+``sha256 = None`` (an upstream that publishes no hash) only checks that the file exists; callers
+should then record the file's own hash (:func:`file_sha256`) with their results.
 
 Metrics that let a user point at another file (a stand-in generated for tests, a fine-tuned
 trunk) use :func:`describe_override`: the file's own hash goes into the metric's identity and
