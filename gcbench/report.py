@@ -69,9 +69,6 @@ class Section:
 
         self.blocks.append(Block("table", text=caption, table=to_markdown(df, floatfmt), ident=ident))
 
-    def markdown_table(self, table: str, caption: str = "", ident: str = "") -> None:
-        self.blocks.append(Block("table", text=caption, table=table, ident=ident))
-
 
 _SPLIT = re.compile(r"(?<!\\)\|")
 

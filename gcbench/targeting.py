@@ -346,9 +346,10 @@ def equal_bitrate_table(folder: str | Path) -> pd.DataFrame:
     keep = [c for c in rows.columns if c not in ("rate_param", "error_stage", "error", "height", "width", "n_bytes",
                                                  "timing_kind", "metric_errors", "codec_versions", "key",
                                                  "setting_value")]
-    # bpp and metric values come from the stored task (what the metrics were computed on)
+    # bpp and metric values come from the stored task (what the metrics were computed on); a
+    # selection with no task (searched by a run that stopped before its task) is only a cache entry
     merged = df.merge(rows[keep].rename(columns={"status": "task_status"}),
-                      on=["dataset", "codec", "setting", "image"], how="left")
+                      on=["dataset", "codec", "setting", "image"], how="inner")
     return sort_rows(merged, ["target_bpp", "dataset", "codec", "image"]).reset_index(drop=True)
 
 
