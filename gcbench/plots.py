@@ -129,10 +129,18 @@ def _save(fig: Any, out_stem: str | Path, formats: Sequence[str]) -> list[Path]:
     return written
 
 
+def _wrap(line: str, width: int) -> str:
+    """Wrapped text that never separates a comparison from its number ("< 2048" stays whole)."""
+    import re
+
+    glued = re.sub(r"([<>≤≥=]) ", "\\1\u00a0", line)  # textwrap breaks at ASCII spaces only
+    return textwrap.fill(glued, width).replace("\u00a0", " ")
+
+
 def _note(ax: Any, lines: list[str]) -> None:
     if not lines:
         return
-    text = "\n".join(textwrap.fill(line, 70) for line in lines)
+    text = "\n".join(_wrap(line, 70) for line in lines)
     ax.annotate(text, xy=(0, 0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points",
                 va="top", ha="left", fontsize=7, color="#7a2a00")
 
