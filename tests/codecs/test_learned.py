@@ -439,7 +439,7 @@ def test_plugin_without_entropy_coder_gives_estimated_bpp(specs: Path, images: P
         h, w = original.shape[:2]
         # the estimate, independently: replicate-pad (centred) to 4, latents, Gaussian bits via scipy
         top, left = ((-h) % 4) // 2, ((-w) % 4) // 2
-        x = torch.from_numpy(original).permute(2, 0, 1).unsqueeze(0).float() / 255
+        x = torch.from_numpy(np.array(original)).permute(2, 0, 1).unsqueeze(0).float() / 255
         x = F.pad(x, (left, (-w) % 4 - left, top, (-h) % 4 - top), mode="replicate")
         with torch.no_grad():
             y = torch.round(model.g_a(x) * 20).clamp(-127, 127).numpy().astype(np.float64)
