@@ -34,9 +34,9 @@ Options shared by all (``--codec-option NAME.KEY=VALUE`` overrides any of them):
 - ``device``: ``"cpu"`` (default), ``"cuda"``, ``"cuda:1"``; ``gcbench run --device cuda`` sets it
   for learned codecs.
 - ``checkpoint``: a path; ``{setting}`` in it is replaced by the setting (one file per quality),
-  or a table ``{"1" = "a.pth", "2" = "b.pth"}``. ``sha256``: the file's SHA-256 (a string with the
-  same ``{setting}`` rule does not apply: give a table for several files). Required with a
-  checkpoint; a wrong hash, or keys that do not fit the model, are refused with the difference.
+  or a table ``{"1" = "a.pth", "2" = "b.pth"}``. ``sha256``: the file's SHA-256, or a table by
+  setting when there are several files. Required with a checkpoint; a wrong hash, or keys that do
+  not fit the model, are refused with the difference.
 - ``checkpoint_key``: the entry of the file holding the state dict (default: the file itself, or
   its ``state_dict``/``model`` entry when the file is a training checkpoint);
   ``checkpoint_prefix``: a prefix added to every key (``"generator."`` for a bare pix2pixHD netG).
