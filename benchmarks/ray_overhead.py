@@ -7,9 +7,10 @@ is started once and serves many runs). Whole-run times include fixed costs that 
 per-task figure is the marginal cost: each route runs the sweep on N and on 3N images and
 (t(3N) - t(N)) / (2N × tasks per image) is what one more task costs. Two sweeps: a light one
 (JPEG/WebP + PSNR, a few ms of work per task, where overhead shows) and a heavier one (+ MS-SSIM).
-Printed: whole-run seconds, marginal ms per task, and the Ray/local ratio (>1: Ray is slower).
+Each (route, size) runs ``--repeats`` times, alternating routes; medians are used. Printed:
+whole-run seconds, marginal ms per task, and the Ray/local ratio (>1: Ray is slower).
 
-    python benchmarks/ray_overhead.py --kodak ../shared/datasets/kodak [--images 4]
+    python benchmarks/ray_overhead.py --kodak ../shared/datasets/kodak [--images 4] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kodak", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak")
     ap.add_argument("--images", type=int, default=4, help="N: the small run's images (the large one uses 3N)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs of each (route, size); medians are used")
     args = ap.parse_args()
     import ray
 
@@ -64,14 +67,19 @@ def main() -> None:
             tag = label.split()[0]
             for name, kw in routes.items():  # warm-up: Ray's workers start, files get cached
                 timed_run(sets[args.images], work / f"warm-{name}-{tag}", metrics, **kw)
-            times: dict[tuple[str, int], tuple[float, int]] = {}
-            for n, data in sets.items():
-                for name, kw in routes.items():
-                    times[(name, n)] = timed_run(data, work / f"{name}-{tag}-{n}", metrics, **kw)
+            # routes alternate within each repeat, so a burst of load elsewhere hits both alike
+            times: dict[tuple[str, int], list[float]] = {}
+            counts: dict[int, int] = {}
+            for rep in range(args.repeats):
+                for n, data in sets.items():
+                    for name, kw in routes.items():
+                        sec, counts[n] = timed_run(data, work / f"{name}-{tag}-{n}-{rep}", metrics, **kw)
+                        times.setdefault((name, n), []).append(sec)
             small, large = args.images, 3 * args.images
-            extra = times[("local", large)][1] - times[("local", small)][1]
-            marginal = {name: (times[(name, large)][0] - times[(name, small)][0]) / extra for name in routes}
-            rows.append((label, times[("local", large)][1], times[("local", large)][0], times[("ray", large)][0],
+            extra = counts[large] - counts[small]
+            med = {key: statistics.median(v) for key, v in times.items()}
+            marginal = {name: (med[(name, large)] - med[(name, small)]) / extra for name in routes}
+            rows.append((label, counts[large], med[("local", large)], med[("ray", large)],
                          marginal["local"], marginal["ray"]))
         ray.shutdown()
         print(f"codecs {' '.join(CODECS)}; runs on {args.images} and {3 * args.images} Kodak images; "
@@ -82,7 +90,8 @@ def main() -> None:
         for label, n, local, remote, m_local, m_ray in rows:
             print(f"{label:<26}{n:>6}{local:>9.2f}{remote:>8.2f}{m_local * 1e3:>15.1f}{m_ray * 1e3:>13.1f}"
                   f"{m_ray / m_local:>10.2f}×{(m_ray - m_local) * 1e3:>+18.1f}")
-        print("(seconds: whole runs on the large set; ms/task: marginal cost of one more task)")
+        print(f"(seconds: median whole runs on the large set; ms/task: marginal cost of one more task; "
+              f"{args.repeats} repeats)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
