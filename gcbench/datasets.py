@@ -183,5 +183,7 @@ def load_dataset(name_or_path: str | Path, root: str | Path | None = None) -> Da
         if os.sep in text or "/" in text:
             raise DatasetError(f"{text}: no such folder")
     manifest: DatasetManifest = datasets.get(text)  # raises with "did you mean"
+    if not isinstance(manifest, DatasetManifest):  # a reader with its own layout (gcbench.cityscapes)
+        return manifest.load(root)
     found = resolve_root(manifest, Path(root) if root is not None else None)
     return Dataset(name=manifest.name, root=found, images=tuple(verify(manifest, found)), manifest=manifest)

@@ -58,6 +58,6 @@ def list_datasets(pattern: str | None = None) -> pd.DataFrame:
     rows = []
     for name in datasets.names(pattern):
         m: DatasetManifest = datasets.get(name)
-        rows.append({"dataset": name, "images": len(m.files), "license": m.license, "source": m.url,
+        rows.append({"dataset": name, "images": getattr(m, "n_images", None) or len(m.files), "license": m.license, "source": m.url,
                      "description": m.description})
     return pd.DataFrame(rows, columns=["dataset", "images", "license", "source", "description"])

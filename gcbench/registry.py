@@ -225,6 +225,8 @@ BUILTIN_METRICS: dict[str, str] = {
     "saliency-psnr": "gcbench.metrics.region:SaliencyPSNR",
     "roi-lpips": "gcbench.metrics.region:RegionLPIPS",
     "roi-bits": "gcbench.metrics.region:RegionBits",
+    "miou": "gcbench.metrics.semantic:CityscapesMIoU",
+    "miou-pseudo": "gcbench.metrics.semantic:PseudoLabelMIoU",
 }
 
 
@@ -266,9 +268,17 @@ def _spec_loader(path: Any) -> Callable[[], Any]:
     return load
 
 
+# Dataset readers for layouts a manifest cannot describe (the files are the user's own copy).
+BUILTIN_DATASETS: dict[str, str] = {
+    "cityscapes": "gcbench.cityscapes:CITYSCAPES",
+}
+
+
 def _populate_datasets(reg: Registry[Any]) -> None:
     from .datasets import manifest_paths
 
+    for name, target in BUILTIN_DATASETS.items():
+        reg.add(name, target)
     for path in manifest_paths():
         reg.add(path.stem, lazy(_manifest_loader(path)), origin=str(path), replace=True)
 

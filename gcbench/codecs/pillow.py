@@ -21,13 +21,14 @@ from ..settings import Setting
 from .base import Codec, as_rgb_uint8
 
 # Pillow's feature names and the library each format is written by.
-_FEATURES = {"JPEG": "jpg", "WEBP": "webp", "JPEG2000": "jpg_2000", "AVIF": "avif"}
+_FEATURES = {"JPEG": "jpg", "WEBP": "webp", "JPEG2000": "jpg_2000", "AVIF": "avif", "PNG": "zlib"}
 # Library name → Pillow feature whose version it is, recorded on every row.
 _LIBRARIES = {
     "JPEG": {"libjpeg-turbo": "libjpeg_turbo", "libjpeg API": "jpg"},
     "WEBP": {"libwebp": "webp"},
     "JPEG2000": {"openjpeg": "jpg_2000"},
     "AVIF": {"libavif": "avif"},
+    "PNG": {"zlib": "zlib"},
 }
 
 

@@ -35,6 +35,20 @@ def codec_overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def metric_overrides(pairs: list[str], metrics: list[str]) -> dict[str, dict[str, Any]]:
+    """``miou.test_scale=[1024,512]`` → {'miou': {'test_scale': [1024, 512]}} (VALUE parsed as JSON when it can be)."""
+    for text in pairs:
+        target, sep, _ = text.partition("=")
+        if not sep or "." not in target.strip("."):
+            raise ConfigError(f"--metric-option takes METRIC.KEY=VALUE, got {text!r}")
+    out = codec_overrides(pairs)
+    unused = sorted(set(out) - set(metrics))
+    if unused:
+        raise ConfigError(f"--metric-option for {', '.join(unused)}, which is not among the metrics run "
+                          f"({', '.join(metrics)}); add --metric {unused[0]}")
+    return out
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="benchmark codecs on a dataset", description=__doc__)
     p.add_argument("--codec", action="append", required=True, metavar="NAME[@SETTINGS]",
@@ -58,6 +72,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="GPU fraction a task takes when its codec or a metric runs on CUDA (default 0.25)")
     p.add_argument("--codec-option", action="append", default=[], metavar="CODEC.KEY=VALUE",
                    help="override a codec spec option (VALUE parsed as JSON when it can be)")
+    p.add_argument("--metric-option", action="append", default=[], metavar="METRIC.KEY=VALUE",
+                   help="a metric option, e.g. miou.checkpoint=/path/to/pspnet.pth (VALUE parsed as JSON when it can be)")
     p.add_argument("--binary", action="append", default=[], metavar="NAME=PATH",
                    help="where a command-line codec's program is, e.g. bpgenc=/opt/bpg/bpgenc (repeatable; "
                         "default: $GCBENCH_BIN_<NAME>, then PATH)")
@@ -97,6 +113,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         executor=args.executor,
         executor_options=executor_options(args),
         codec_options=_codec_options(args),
+        metric_options=metric_overrides(args.metric_option, args.metric or list(DEFAULT_METRICS)),
         binaries=parse_binary_args(args.binary),
         max_images=args.max_images,
         masks=args.masks,

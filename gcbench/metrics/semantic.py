@@ -1,0 +1,316 @@
+"""Semantic fidelity: PSPNet mIoU on reconstructions, as mmsegmentation's ``IoUMetric`` computes it.
+
+Two task metrics, one per kind of label:
+
+- ``miou``: against the Cityscapes ground truth (``gtFine`` ``labelTrainIds``, found beside each
+  image by :mod:`gcbench.cityscapes`), the protocol of generative-compression papers;
+- ``miou-pseudo``: against PSPNet's own segmentation of the original image ("semantic
+  preservation"), for any dataset, no labels needed. A lossless codec scores exactly 1.
+
+Per task the worker segments the reconstruction (:mod:`gcbench.metrics.pspnet`) and stores a
+confusion matrix (20×19 int64): rows are label classes 0…18 plus one row for label values
+outside 0…18 other than the ignore index 255, columns the predicted class. Pixels labelled 255
+are left out. Per (codec, setting) the matrices are summed over the images and turned into
+mmsegmentation's totals — intersection = diagonal, predicted area = column sums (the extra row
+included, as ``intersect_and_union`` counts a prediction wherever the label is not 255), label
+area = row sums of the 19 classes — and then into its metrics: per-class IoU = intersection /
+union (NaN for a class absent from both), mIoU = nanmean of the IoUs, per-class accuracy and mAcc
+likewise, aAcc = Σ intersection / Σ label area. Counts are exact integers (mmsegmentation sums
+float32 histograms) and values are fractions in [0, 1] (mmsegmentation prints percent rounded to
+two decimals). Per-class IoUs are columns (``iou_road`` …, ``iou_pseudo_road`` …).
+
+Reference features (cached by the set stage per original image content): none for ``miou`` (a
+label belongs to a file, not to pixels); for ``miou-pseudo`` the original's segmentation,
+PNG-compressed (a label map compresses ~50×), which workers reuse instead of segmenting the
+original again.
+
+Options: ``checkpoint=PATH`` (another file instead of the model zoo's; flagged),
+``random_init=true`` with ``seed`` (the offline stand-in; flagged, for tests only),
+``test_scale=[W, H]`` (inference size other than the config's 2048×1024; flagged),
+``batch_size`` (default 2: the original and a reconstruction go through together).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import OrderedDict
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..availability import Availability, require_modules
+from ..errors import ConfigError, MetricError
+from .base import Column, ImageContext, SetMetric, SetResult
+
+CLASSES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation",
+           "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
+NUM_CLASSES = len(CLASSES)
+IGNORE_INDEX = 255
+OTHER_ROW = NUM_CLASSES  # label values outside 0…18 other than 255
+CONFIG_SCALE = (2048, 1024)
+
+
+# -- counting, as mmsegmentation's IoUMetric ------------------------------------------------------
+
+
+def confusion(pred: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """(20, 19) int64 counts of (label row, predicted class) over the pixels not labelled 255."""
+    pred = np.asarray(pred)
+    label = np.asarray(label)
+    if pred.shape != label.shape:
+        raise MetricError(f"prediction is {pred.shape}, label is {label.shape}")
+    keep = label != IGNORE_INDEX
+    p = pred[keep].astype(np.int64)
+    if p.size and (p.min() < 0 or p.max() >= NUM_CLASSES):
+        raise MetricError(f"predicted classes must be 0…{NUM_CLASSES - 1}, got {p.min()}…{p.max()}")
+    lab = label[keep].astype(np.int64)
+    rows = np.where((lab >= 0) & (lab < NUM_CLASSES), lab, OTHER_ROW)
+    counts = np.bincount(rows * NUM_CLASSES + p, minlength=(NUM_CLASSES + 1) * NUM_CLASSES)
+    return counts.reshape(NUM_CLASSES + 1, NUM_CLASSES)
+
+
+def total_areas(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """mmsegmentation's (intersect, union, pred_label, label) areas from a summed confusion matrix."""
+    intersect = np.diag(matrix[:NUM_CLASSES]).astype(np.int64)
+    pred_area = matrix.sum(axis=0).astype(np.int64)
+    label_area = matrix[:NUM_CLASSES].sum(axis=1).astype(np.int64)
+    return intersect, pred_area + label_area - intersect, pred_area, label_area
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num.astype(np.float64) / den.astype(np.float64)
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def scores(matrix: np.ndarray) -> dict[str, Any]:
+    """IoU and accuracy per class, mIoU, mAcc and aAcc (fractions) from a summed confusion matrix."""
+    intersect, union, _pred, label = total_areas(matrix)
+    iou = _ratio(intersect, union)
+    acc = _ratio(intersect, label)
+    return {"iou": iou, "acc": acc, "miou": _nanmean(iou), "macc": _nanmean(acc),
+            "aacc": float(_ratio(intersect.sum(), label.sum()))}
+
+
+def encode_map(label_map: np.ndarray) -> np.ndarray:
+    """A label map as PNG bytes in a uint8 array (lossless, ~50× smaller than the raw map)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(label_map, dtype=np.uint8), "L").save(buf, "PNG", compress_level=1)
+    return np.frombuffer(buf.getvalue(), dtype=np.uint8)
+
+
+def decode_map(data: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(np.asarray(data, dtype=np.uint8).tobytes())) as im:
+        return np.asarray(im, dtype=np.uint8)
+
+
+def _column(name: str) -> str:
+    return name.replace(" ", "_")
+
+
+def _version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+# -- the metrics ----------------------------------------------------------------------------------
+
+
+class _PSPNetMIoU(SetMetric):
+    kind = "task"
+    library = "mmsegmentation"
+    uses_device = True
+    #: column suffix: "" for ground truth, "_pseudo" for the original's segmentation
+    suffix: ClassVar[str] = ""
+    pseudo: ClassVar[bool] = False
+
+    def __init__(self, device: str = "cpu", checkpoint: str | None = None, random_init: bool = False,
+                 seed: int = 0, test_scale: Any = None, batch_size: int = 2, **unknown: Any) -> None:
+        if unknown:
+            raise ConfigError(f"{self.name}: unknown option(s) {sorted(unknown)}; valid: checkpoint, random_init, "
+                              "seed, test_scale, batch_size")
+        if not isinstance(random_init, bool):
+            raise ConfigError(f"{self.name}: random_init must be true or false, got {random_init!r}")
+        if random_init and checkpoint is not None:
+            raise ConfigError(f"{self.name}: give checkpoint or random_init, not both")
+        options: dict[str, Any] = {}
+        if checkpoint is not None:
+            options["checkpoint"] = str(checkpoint)
+        if random_init:
+            options.update(random_init=True, seed=int(seed))
+        self.test_scale: tuple[int, int] | None = None
+        if test_scale is not None:
+            try:
+                w, h = (int(v) for v in test_scale)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{self.name}: test_scale must be [width, height], got {test_scale!r}") from exc
+            if w < 1 or h < 1:
+                raise ConfigError(f"{self.name}: test_scale must be positive, got {test_scale!r}")
+            if (w, h) != CONFIG_SCALE:
+                self.test_scale = (w, h)
+                options["test_scale"] = [w, h]
+        super().__init__(device, **options)
+        self.batch_size = int(batch_size)
+        self.random_seed = int(seed) if random_init else None
+        self._override: Any = None
+        self._weights_path: Any = None
+        self._segmenter: Any = None
+        self._pseudo_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        if checkpoint is not None:
+            from .. import weights
+            from .pspnet import WEIGHTS_ENTRY
+
+            self._override = weights.describe_override(checkpoint, WEIGHTS_ENTRY)
+
+    @classmethod
+    def available(cls) -> Availability:
+        return require_modules("torch", "mmseg", "mmengine", "mmcv", extra="seg")
+
+    def _weights_id(self) -> str:
+        from .. import weights
+        from .pspnet import WEIGHTS_ENTRY
+
+        if self.random_seed is not None:
+            return f"random-init:he-normal:seed={self.random_seed}"
+        return weights.identity_of(WEIGHTS_ENTRY, self._override)
+
+    def versions(self) -> dict[str, str]:
+        from .mmcv_ops_shim import ops_backend
+
+        return {"mmsegmentation": _version("mmsegmentation"), "mmengine": _version("mmengine"),
+                "mmcv": _version("mmcv") if _version("mmcv") != "not installed" else f"lite {_version('mmcv-lite')}",
+                "mmcv.ops": ops_backend(), "torch": _version("torch"), "pspnet": self._weights_id()}
+
+    def prepare(self) -> None:
+        """Find the weights (fails here, before any image, when they are missing); the model loads on first use."""
+        if self._weights_path is not None or self.random_seed is not None:
+            return
+        if self._override is not None:
+            self._weights_path = self._override.path
+        else:
+            from .. import weights
+            from .pspnet import WEIGHTS_ENTRY
+
+            self._weights_path = weights.resolve(WEIGHTS_ENTRY)
+
+    def segmenter(self) -> Any:
+        if self._segmenter is None:
+            from .pspnet import PSPNetSegmenter
+
+            self.prepare()
+            self._segmenter = PSPNetSegmenter(self.device, checkpoint=self._weights_path, random_seed=self.random_seed,
+                                              test_scale=self.test_scale, batch_size=self.batch_size)
+        return self._segmenter
+
+    # -- labels ----------------------------------------------------------------------------------
+    def _cached_pseudo(self, context: ImageContext, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The original's segmentation from memory or from the reference cache on this machine."""
+        from ..features import load_array, reference_path
+
+        found = self._pseudo_cache.get(context.sha256)
+        if found is None:
+            path = reference_path(self.reference_identity(), context.sha256)
+            if path.is_file():
+                found = decode_map(load_array(path))
+        if found is None or found.shape != tuple(shape[:2]):
+            return None
+        self._remember(context.sha256, found)
+        return found
+
+    def _remember(self, sha256: str, label_map: np.ndarray) -> None:
+        self._pseudo_cache[sha256] = label_map
+        self._pseudo_cache.move_to_end(sha256)
+        while len(self._pseudo_cache) > 4:
+            self._pseudo_cache.popitem(last=False)
+
+    def _pseudo_label(self, original: np.ndarray, context: ImageContext) -> np.ndarray:
+        found = self._cached_pseudo(context, original.shape)
+        if found is None:
+            found = self.segmenter().segment([original])[0]
+            self._remember(context.sha256, found)
+        return found
+
+    # -- the protocol ----------------------------------------------------------------------------
+    def item_features(self, original: np.ndarray, reconstruction: np.ndarray, context: ImageContext) -> np.ndarray:
+        if reconstruction.shape != original.shape:
+            raise MetricError(f"reconstruction is {reconstruction.shape}, original is {original.shape}")
+        if not self.pseudo:
+            from ..cityscapes import read_label
+
+            label = read_label(context.path, original.shape[:2])
+            return confusion(self.segmenter().segment([reconstruction])[0], label)
+        label = self._cached_pseudo(context, original.shape)
+        if np.array_equal(reconstruction, original):
+            # the same input gives the same map: no second pass (and no batch-size rounding at ties)
+            pred = label if label is not None else self._pseudo_label(original, context)
+            label = pred
+        elif label is None:
+            label, pred = self.segmenter().segment([original, reconstruction])
+            self._remember(context.sha256, label)
+        else:
+            pred = self.segmenter().segment([reconstruction])[0]
+        return confusion(pred, label)
+
+    def reference_features(self, original: np.ndarray, context: ImageContext) -> np.ndarray | None:
+        return encode_map(self._pseudo_label(original, context)) if self.pseudo else None
+
+    def finalize(self, features: list[np.ndarray], references: list[np.ndarray]) -> SetResult:
+        if not features:
+            raise MetricError("no confusion matrices to compute from")
+        shape = (NUM_CLASSES + 1, NUM_CLASSES)
+        for f in features:
+            if np.shape(f) != shape:
+                raise MetricError(f"a stored confusion matrix has shape {np.shape(f)}, expected {shape}")
+        matrix = np.sum([np.asarray(f, dtype=np.int64) for f in features], axis=0)
+        s = scores(matrix)
+        values = {f"miou{self.suffix}": s["miou"], f"macc{self.suffix}": s["macc"], f"aacc{self.suffix}": s["aacc"]}
+        for name, iou in zip(CLASSES, s["iou"], strict=True):
+            values[f"iou{self.suffix}_{_column(name)}"] = float(iou)
+        return SetResult(values=values, n_items=len(features), flags=self._flags())
+
+    def _flags(self) -> list[str]:
+        flags = []
+        if self.random_seed is not None:
+            flags.append(f"NOT the published PSPNet: a randomly initialised stand-in (seed {self.random_seed}), "
+                         "for offline tests only; these values mean nothing")
+        if self._override is not None:
+            flags.append(f"NOT the published PSPNet: {self._override.label}")
+        if self.test_scale is not None:
+            flags.append(f"inference at {self.test_scale[0]}×{self.test_scale[1]}, "
+                         f"not the config's {CONFIG_SCALE[0]}×{CONFIG_SCALE[1]}")
+        return flags
+
+
+def _columns(suffix: str, what: str) -> tuple[Column, ...]:
+    cols = [Column(f"miou{suffix}", True, f"mIoU{what}", minimum=0.0, maximum=1.0),
+            Column(f"macc{suffix}", True, f"mAcc{what}", minimum=0.0, maximum=1.0),
+            Column(f"aacc{suffix}", True, f"aAcc{what}", minimum=0.0, maximum=1.0)]
+    cols += [Column(f"iou{suffix}_{_column(c)}", True, f"IoU {c}{what}", minimum=0.0, maximum=1.0) for c in CLASSES]
+    return tuple(cols)
+
+
+class CityscapesMIoU(_PSPNetMIoU):
+    """PSPNet mIoU of reconstructions against Cityscapes ground truth (19 classes, ignore 255)."""
+
+    name = "miou"
+    columns = _columns("", "")
+
+
+class PseudoLabelMIoU(_PSPNetMIoU):
+    """PSPNet mIoU of reconstructions against PSPNet's segmentation of the originals."""
+
+    name = "miou-pseudo"
+    columns = _columns("_pseudo", " (vs original)")
+    suffix = "_pseudo"
+    pseudo = True
