@@ -231,3 +231,24 @@ def test_sigkill_halfway_then_resume_gives_the_same_summary(kodak_dir: Path, tmp
     a, b = summary_table(out), summary_table(clean)
     cols = ["codec", "setting", "n_images", "n_failed", "bpp", "psnr", "ms_ssim"]
     pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_sigterm_marks_the_run_interrupted_and_resume_completes(kodak_dir: Path, tmp_path: Path) -> None:
+    subset = tmp_path / "kodak3"
+    subset.mkdir()
+    for p in sorted(kodak_dir.glob("*.png"))[:3]:
+        (subset / p.name).symlink_to(p)
+    args = [sys.executable, "-m", "gcbench", "run", "--codec", "jpeg@10,20,30,40,50,60,70,80,90", "--dataset",
+            str(subset), "--metric", "psnr", "--metric", "ms-ssim", "--out", str(tmp_path / "o"), "--no-progress"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while _count(tmp_path / "o" / "gcbench.sqlite") < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "run the same command again to resume" in err
+    with sqlite3.connect(tmp_path / "o" / "gcbench.sqlite") as conn:
+        assert conn.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
+    assert subprocess.run(args, capture_output=True, timeout=300).returncode == 0
+    assert _count(tmp_path / "o" / "gcbench.sqlite") == 27
