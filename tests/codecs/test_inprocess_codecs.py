@@ -39,8 +39,10 @@ def test_round_trip_contract(name: str) -> None:
         rec = codec.decode(data, (48, 72))
         assert rec.shape == img.shape and rec.dtype == np.uint8
         sizes[s] = len(data)
-    # The spec's declared rate direction holds: the last setting of the sweep spends more bits.
-    assert sizes[high] > sizes[low]
+    # The spec's declared rate direction holds: the last setting of the sweep spends more bits
+    # (a one-setting spec, such as lossless PNG, has no rate axis to check).
+    if low != high:
+        assert sizes[high] > sizes[low]
     assert psnr(img, codec.decode(codec.encode(img, high))) > 30
 
 
