@@ -16,6 +16,8 @@ metric's versions as an unverified file, so such values are never mistaken for r
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,27 @@ def _version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:
         return "not installed"
+
+
+@contextmanager
+def full_precision(device: Any) -> Iterator[None]:
+    """TF32 off for CUDA convolutions and matmuls while a metric runs.
+
+    PyTorch lets cuDNN use TF32 (10-bit mantissa) by default on Ampere and later GPUs, which
+    moves features by about 1e-3; metric values must agree between CPU and GPU, so they are
+    computed in full float32. The previous settings are restored afterwards.
+    """
+    import torch
+
+    if not str(device).startswith("cuda"):
+        yield
+        return
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def _check_pair(original: np.ndarray, reconstruction: np.ndarray) -> None:
@@ -154,7 +177,7 @@ class LPIPS(_TrunkMetric):
         _check_pair(original, reconstruction)
         self.prepare()
         x, y = self._pair_tensors(original, reconstruction, 1.0 / 127.5, -1.0)  # lpips.im2tensor's scaling
-        with torch.no_grad():
+        with torch.no_grad(), full_precision(self.device):
             value = float(self._model(x, y).flatten()[0])
         return {"lpips": value}
 
@@ -230,6 +253,6 @@ class DISTS(_TrunkMetric):
         _check_pair(original, reconstruction)
         self.prepare()
         x, y = self._pair_tensors(original, reconstruction, 1.0 / 255.0, 0.0)
-        with torch.no_grad():
+        with torch.no_grad(), full_precision(self.device):
             value = float(self._model(x, y, require_grad=False, batch_average=False).flatten()[0])
         return {"dists": value}

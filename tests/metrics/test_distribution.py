@@ -229,7 +229,10 @@ def test_fid_kid_equal_torch_fidelity_on_patch_folders(tmp_path: Path, kodak_dir
     assert math.isfinite(fid) and fid > 0
     assert abs(fid - expected["frechet_inception_distance"]) <= 1e-4 * abs(expected["frechet_inception_distance"])
     assert kid_row["kid"] == pytest.approx(expected["kernel_inception_distance_mean"], rel=1e-4, abs=1e-9)
-    assert kid_row["kid_std"] == pytest.approx(expected["kernel_inception_distance_std"], rel=1e-4, abs=1e-9)
+    # with subset size = n every subset is the whole set, so the std is float rounding (~1e-7):
+    # it is checked on the scale of the KID value
+    scale = abs(expected["kernel_inception_distance_mean"])
+    assert abs(kid_row["kid_std"] - expected["kernel_inception_distance_std"]) <= 1e-4 * scale
 
     # the originals' features were cached once, under a key shared by FID and KID
     from gcbench.images import load_image
