@@ -4,7 +4,6 @@ and a clear error when Ray is not installed."""
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import sqlite3
