@@ -105,6 +105,7 @@ def resolve_codecs(args: list[str], overrides: dict[str, dict[str, Any]] | None 
         if not avail:
             raise UnavailableError(f"codec {name!r} cannot run here: {avail.reason}" + (f". To fix: {avail.hint}" if avail.hint else ""))
         chosen = tuple(settings) if settings is not None else tuple(codec.settings())
+        codec.preflight(list(chosen))
         plans.append(CodecPlan(spec=spec, settings=chosen, versions=codec.versions(),
                                uses_side_input=bool(codec.uses_side_input)))
     check_binaries_used(binaries, [p.spec for p in plans])

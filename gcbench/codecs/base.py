@@ -69,6 +69,10 @@ class Codec(ABC):
     def prepare(self) -> None:
         """Called once per worker before the first task (load models, probe binaries)."""
 
+    def preflight(self, settings: list[Setting]) -> None:
+        """Called once in the main process before any work: raise if a setting cannot run here
+        (a pretrained file that is missing offline), so the run fails before it starts."""
+
     @abstractmethod
     def encode(self, image: np.ndarray, setting: Setting, side: np.ndarray | None = None) -> bytes | Encoded:
         """Compress one RGB uint8 image at one setting."""

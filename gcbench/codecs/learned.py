@@ -645,6 +645,16 @@ class CompressAIZooCodec(LearnedCodec):
     def weights_entry_name(self, setting: str) -> str:
         return f"compressai-{self.architecture}-{self.metric}-q{setting}"
 
+    def preflight(self, settings: list[Setting]) -> None:
+        """Every pretrained file the run needs is found (or downloaded) before any work starts."""
+        if self.random_weights or self.checkpoint is not None:
+            return
+        from .. import weights
+
+        for setting in settings:
+            self.check_setting(format_setting(setting))
+            weights.resolve(register_zoo_weights(self.architecture, self.metric, int(setting), self.name))
+
     def default_weights(self, setting: str) -> tuple[dict[str, Any], str]:
         from .. import weights
 

@@ -546,3 +546,14 @@ def test_neuralcompression_unavailable_says_why(monkeypatch: pytest.MonkeyPatch)
     assert "scipy<=1.11.1" in avail.reason and "pip install --no-deps neuralcompression" in avail.hint
     with pytest.raises(UnavailableError, match="scipy<=1.11.1"):
         run(RunConfig(codecs=["neuralcompression-msillm"], dataset="sample", out="/nonexistent/never", progress=False))
+
+
+def test_missing_pretrained_file_fails_before_any_work(tmp_path, capsys) -> None:
+    from gcbench.cli import main
+
+    out = tmp_path / "o"
+    code = main(["run", "--codec", "bmshj2018-factorized@1,2", "--dataset", "sample", "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bmshj2018-factorized-prior-1-446d5c7f.pth.tar" in err and "https://" in err
+    assert not out.exists()  # nothing was started
