@@ -41,6 +41,13 @@ def _reference(metric: Any, ref: MetricRef, task: Task) -> Any:
     return array
 
 
+def has_references(metric: Any) -> bool:
+    """Whether the metric overrides ``reference_features`` (else there is nothing to load)."""
+    from .metrics.base import SetMetric
+
+    return type(metric).reference_features is not SetMetric.reference_features
+
+
 def run_set_stage(store: ResultStore, tasks: list[Task], refs: list[MetricRef]) -> int:
     """Compute every set metric for every (dataset, codec, setting); returns the number of failures."""
     from .registry import get_metric
@@ -74,7 +81,8 @@ def run_set_stage(store: ResultStore, tasks: list[Task], refs: list[MetricRef]) 
                 if not prepared:
                     metric.prepare()
                     prepared = True
-                references = [r for r in (_reference(metric, ref, t) for t in ok) if r is not None]
+                references = ([r for r in (_reference(metric, ref, t) for t in ok) if r is not None]
+                              if has_references(metric) else [])
                 result = metric.finalize(features, references)
                 store.write_set_metric(key, values=result.values, n_items=result.n_items, flags=result.flags,
                                        versions=metric.versions(), **common)
