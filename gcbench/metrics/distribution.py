@@ -193,23 +193,47 @@ class _PatchInceptionMetric(SetMetric):
 
             self._weights_path = weights.resolve(WEIGHTS_ENTRY)
 
-    def _features(self, image: np.ndarray) -> np.ndarray:
-        key = f"{self.reference_identity()}|{_digest(image)}"
-        cached = _RECENT.get(key)
-        if cached is not None:
-            _RECENT.move_to_end(key)
-            return cached
-        patches = self.protocol.patches(image)
+    def _key(self, image: np.ndarray) -> str:
+        return f"{self.reference_identity()}|{_digest(image)}"
+
+    def _extract(self, images: list[np.ndarray]) -> None:
+        """Features of every image not in the recent cache, their patches in one batch."""
+        todo = {self._key(im): im for im in images}
+        todo = {k: im for k, im in todo.items() if k not in _RECENT}
+        if not todo:
+            return
+        parts = [self.protocol.patches(im) for im in todo.values()]
         self.prepare()
         if self._extractor is None:
             self._extractor = InceptionFeatures(str(self._weights_path), self.device, self.batch_size)
-        features = self._extractor(patches)
-        _RECENT[key] = features
+        features = self._extractor(np.concatenate(parts) if len(parts) > 1 else parts[0])
+        start = 0
+        for key, patches in zip(todo, parts, strict=True):
+            _RECENT[key] = features[start:start + len(patches)]
+            start += len(patches)
         while len(_RECENT) > _RECENT_MAX:
             _RECENT.popitem(last=False)
-        return features
+
+    def _features(self, image: np.ndarray) -> np.ndarray:
+        key = self._key(image)
+        if key not in _RECENT:
+            self._extract([image])
+        _RECENT.move_to_end(key)
+        return _RECENT[key]
+
+    def _reference_missing(self, original: np.ndarray, context: ImageContext | None) -> bool:
+        if context is None:
+            return False
+        from ..features import reference_path
+
+        return (self._key(original) not in _RECENT
+                and not reference_path(self.reference_identity(), context.sha256).is_file())
 
     def item_features(self, original: np.ndarray, reconstruction: np.ndarray, context: ImageContext) -> np.ndarray:
+        if self._reference_missing(original, context):
+            # The original's features are asked for next (the first task of each image computes
+            # them): one batch of twice the patches keeps the network busier than two.
+            self._extract([reconstruction, original])
         return self._features(reconstruction)
 
     def reference_features(self, original: np.ndarray, context: ImageContext) -> np.ndarray:
