@@ -28,7 +28,7 @@ import json
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +104,9 @@ class InceptionFeatures:
 
     def __init__(self, weights_path: str, device: str = "cpu", batch_size: int = 32) -> None:
         import torch
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+        from torch_fidelity.feature_extractor_inceptionv3 import (
+            FeatureExtractorInceptionV3,
+        )
 
         self.device = torch.device(device)
         self.batch_size = batch_size
@@ -268,7 +270,11 @@ class _PatchInceptionMetric(SetMetric):
 def fid_from_features(recon: np.ndarray, ref: np.ndarray) -> float:
     """torch-fidelity's FID between two feature sets (its statistics and its formula)."""
     import torch
-    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+    from torch_fidelity.metric_fid import (
+        KEY_METRIC_FID,
+        fid_features_to_statistics,
+        fid_statistics_to_metric,
+    )
 
     s1 = fid_features_to_statistics(torch.from_numpy(recon))
     s2 = fid_features_to_statistics(torch.from_numpy(ref))
@@ -284,7 +290,11 @@ def kid_from_features(recon: np.ndarray, ref: np.ndarray) -> tuple[float, float,
     size min(n, 1000); returns (mean, std, subset size)."""
     import torch
     from torch_fidelity.defaults import DEFAULTS
-    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+    from torch_fidelity.metric_kid import (
+        KEY_METRIC_KID_MEAN,
+        KEY_METRIC_KID_STD,
+        kid_features_to_metric,
+    )
 
     size = kid_subset_size(len(recon), len(ref))
     kwargs = {k: v for k, v in DEFAULTS.items() if k.startswith("kid_") or k == "rng_seed"}

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics.standin_weights import inception_standin
 from PIL import Image
 
 from gcbench.errors import ConfigError, MetricError, UnavailableError, WeightsError
 from gcbench.features import reference_path
 from gcbench.metrics import distribution
 from gcbench.metrics.distribution import FID, KID, PatchProtocol
-from metrics.standin_weights import inception_standin
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED
 from PIL import Image
 
 from gcbench.errors import ConfigError, MetricError, UnavailableError
-from conftest import SHARED
 from gcbench.metrics.noreference import NIQE
 
 MATLAB_BABOON = 5.72957338  # MATLAB R2021a, official NIQE release (documented by BasicSR)

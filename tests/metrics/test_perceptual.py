@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics.standin_weights import torchvision_standin
 from PIL import Image
 
 from gcbench.errors import ConfigError, UnavailableError, WeightsError
 from gcbench.metrics.perceptual import DISTS, LPIPS
 from gcbench.registry import get_metric, metrics
-from metrics.standin_weights import torchvision_standin
 
 TRUNK_FILES = {"alexnet": "alexnet-owt-7be5be79.pth", "vgg16": "vgg16-397923af.pth"}
 
