@@ -300,12 +300,15 @@ def _populate_from(table: dict[str, str]) -> Callable[[Registry[Any]], None]:
     return populate
 
 
+def new_codec_registry() -> Registry[Any]:
+    """A codec registry read afresh (spec folders and entry points are scanned on first use)."""
+    return Registry("codec", validate=_validate_codec, entry_point_group="gcbench.codecs", populate=_populate_codecs)
+
+
 adapters: Registry[Any] = Registry(
     "codec adapter", validate=_validate_adapter, populate=_populate_from(BUILTIN_ADAPTERS)
 )
-codecs: Registry[Any] = Registry(
-    "codec", validate=_validate_codec, entry_point_group="gcbench.codecs", populate=_populate_codecs
-)
+codecs: Registry[Any] = new_codec_registry()
 metrics: Registry[Any] = Registry(
     "metric", validate=_validate_metric, entry_point_group="gcbench.metrics", populate=_populate_from(BUILTIN_METRICS)
 )

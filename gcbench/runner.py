@@ -19,7 +19,7 @@ from .errors import ConfigError, GcbenchError, ImageLoadError, UnavailableError
 from .plan import CodecPlan, ImageItem, MetricRef, Task, plan_tasks
 from .set_stage import run_set_stage
 from .settings import split_codec_arg
-from .store import ResultStore, TaskRecord
+from .store import ResultStore
 
 DEFAULT_METRICS = ("psnr", "ms-ssim")
 

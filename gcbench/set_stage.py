@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 from .features import load_array, reference_path, save_array, task_feature_path

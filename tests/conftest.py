@@ -47,6 +47,29 @@ def sample_dir() -> Path:
 
 
 @pytest.fixture
+def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder of codec specs on GCBENCH_CODEC_PATH, with a fresh codec registry that reads it."""
+    from gcbench import registry
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    monkeypatch.setenv("GCBENCH_CODEC_PATH", str(folder))
+    monkeypatch.setattr(registry, "codecs", registry.new_codec_registry())
+    return folder
+
+
+def count_tasks(db: Path) -> int:
+    """Rows in a results database's task table (0 while it does not exist yet)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import count_tasks
 
 from gcbench.cli import main
 from gcbench.codecs.pillow import PillowCodec
@@ -95,19 +96,6 @@ def ray_address(tmp_path_factory: pytest.TempPathFactory):
                        runtime_env={"worker_process_setup_hook": "test_ray_executor.register_test_metric"})
     yield ctx.address_info["address"]
     ray.shutdown()
-
-
-@pytest.fixture
-def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder of test codec specs on GCBENCH_CODEC_PATH, with a fresh codec registry."""
-    from gcbench import registry
-
-    folder = tmp_path / "specs"
-    folder.mkdir()
-    monkeypatch.setenv("GCBENCH_CODEC_PATH", str(folder))
-    monkeypatch.setattr(registry, "codecs", registry.Registry("codec", validate=registry._validate_codec,
-                                                              populate=registry._populate_codecs))
-    return folder
 
 
 def _run(dataset: Path, out: Path, codecs: list[str], metrics: list[str], **kw) -> object:
@@ -199,14 +187,6 @@ def test_failures_are_rows_and_a_worker_dying_every_time_is_retried_a_bounded_nu
         assert text in df.loc[setting, "error"]
 
 
-def _count(db: Path) -> int:
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 def test_driver_killed_then_rerun_resumes_without_recomputing(ray_address: str, kodak_dir: Path, tmp_path: Path) -> None:
     subset = tmp_path / "kodak4"
     subset.mkdir()
@@ -219,7 +199,7 @@ def test_driver_killed_then_rerun_resumes_without_recomputing(ray_address: str, 
     proc = subprocess.Popen([sys.executable, "-m", "gcbench", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
-    while _count(db) < 8 and time.time() < deadline and proc.poll() is None:
+    while count_tasks(db) < 8 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -102,9 +102,9 @@ def _install_plugin(tmp_path: Path, entries: str) -> Path:
 
 
 def _fresh_codec_registry() -> Registry:
-    from gcbench import registry as r
+    from gcbench.registry import new_codec_registry
 
-    return Registry("codec", validate=r._validate_codec, entry_point_group="gcbench.codecs", populate=r._populate_codecs)
+    return new_codec_registry()
 
 
 def test_entry_point_plugin_is_loaded_validated_and_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import count_tasks
 from PIL import Image
 
 from gcbench.cli import main
 from gcbench.errors import UnavailableError, UnknownNameError
-from gcbench.metrics.pixel import psnr
 from gcbench.runner import RunConfig, run
 from gcbench.store import ResultStore
 from gcbench.views import per_image, summary, summary_table
@@ -146,8 +146,7 @@ def test_codec_failures_become_error_rows(tmp_path: Path, monkeypatch: pytest.Mo
     from gcbench import registry
 
     monkeypatch.setenv("GCBENCH_CODEC_PATH", str(_failing_spec(tmp_path)))
-    monkeypatch.setattr(registry, "codecs", registry.Registry("codec", validate=registry._validate_codec,
-                                                              populate=registry._populate_codecs))
+    monkeypatch.setattr(registry, "codecs", registry.new_codec_registry())
     report = _run(image_folder(1, (180, 180)), tmp_path / "o", ["failing"])
     assert report.n_failed == 5 and report.n_ok == 1
     df = per_image(tmp_path / "o").set_index("setting")
@@ -193,14 +192,6 @@ def test_unknown_and_unavailable_names_fail_before_any_work(tmp_path: Path, monk
     assert main(["run", "--codec", "heic", "--dataset", "sample", "--out", str(tmp_path / "y")]) == 2
 
 
-def _count(db: Path) -> int:
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 def test_sigkill_halfway_then_resume_gives_the_same_summary(kodak_dir: Path, tmp_path: Path) -> None:
     # 6 Kodak images × 12 settings, killed with SIGKILL once some tasks are stored
     subset = tmp_path / "kodak6"
@@ -213,11 +204,11 @@ def test_sigkill_halfway_then_resume_gives_the_same_summary(kodak_dir: Path, tmp
     proc = subprocess.Popen([sys.executable, "-m", "gcbench", "run", *args, "--out", str(out), "--jobs", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
-    while _count(out / "gcbench.sqlite") < 20 and time.time() < deadline and proc.poll() is None:
+    while count_tasks(out / "gcbench.sqlite") < 20 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_at_kill = _count(out / "gcbench.sqlite")
+    done_at_kill = count_tasks(out / "gcbench.sqlite")
     assert 0 < done_at_kill < 72, done_at_kill
     resumed = subprocess.run([sys.executable, "-m", "gcbench", "run", *args, "--out", str(out)],
                              capture_output=True, text=True, timeout=600)
@@ -242,7 +233,7 @@ def test_sigterm_marks_the_run_interrupted_and_resume_completes(kodak_dir: Path,
             str(subset), "--metric", "psnr", "--metric", "ms-ssim", "--out", str(tmp_path / "o"), "--no-progress"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while _count(tmp_path / "o" / "gcbench.sqlite") < 3 and time.time() < deadline and proc.poll() is None:
+    while count_tasks(tmp_path / "o" / "gcbench.sqlite") < 3 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -251,4 +242,4 @@ def test_sigterm_marks_the_run_interrupted_and_resume_completes(kodak_dir: Path,
     with sqlite3.connect(tmp_path / "o" / "gcbench.sqlite") as conn:
         assert conn.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
     assert subprocess.run(args, capture_output=True, timeout=300).returncode == 0
-    assert _count(tmp_path / "o" / "gcbench.sqlite") == 27
+    assert count_tasks(tmp_path / "o" / "gcbench.sqlite") == 27

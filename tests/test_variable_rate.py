@@ -69,8 +69,7 @@ def gain_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         'adapter = "test_variable_rate:GainCodec"\nrate_param = "gain"\nsettings = [1.0, 2.0]\n'
         "rate_increases_with_setting = true\n")
     monkeypatch.setenv("GCBENCH_CODEC_PATH", str(specs))
-    monkeypatch.setattr(registry, "codecs", registry.Registry("codec", validate=registry._validate_codec,
-                                                              populate=registry._populate_codecs))
+    monkeypatch.setattr(registry, "codecs", registry.new_codec_registry())
     return "gain"
 
 

@@ -11,14 +11,12 @@ import os
 import stat
 import sys
 import tempfile
-import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from conftest import smooth_image
 from gcbench.codecs import colour
@@ -274,8 +272,7 @@ def _registry_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, specs: dict[
     for name, raw in specs.items():
         (folder / f"{name}.toml").write_text(_toml(raw))
     monkeypatch.setenv("GCBENCH_CODEC_PATH", str(folder))
-    monkeypatch.setattr(registry, "codecs", registry.Registry("codec", validate=registry._validate_codec,
-                                                              populate=registry._populate_codecs))
+    monkeypatch.setattr(registry, "codecs", registry.new_codec_registry())
 
 
 def _toml(raw: dict) -> str:

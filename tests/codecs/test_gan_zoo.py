@@ -190,16 +190,6 @@ def test_fixed_length_refuses_bad_input() -> None:
 # -- codecs through gcbench --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "specs"
-    folder.mkdir()
-    monkeypatch.setenv("GCBENCH_CODEC_PATH", str(folder))
-    monkeypatch.setattr(registry, "codecs", registry.Registry("codec", validate=registry._validate_codec,
-                                                              populate=registry._populate_codecs))
-    return folder
-
-
 def _gan_spec(folder: Path, name: str, architecture: str, kwargs: dict, extra: str = "") -> None:
     from gcbench.codecs.spec import load_spec
 

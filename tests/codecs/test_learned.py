@@ -41,17 +41,6 @@ SIZES = [(1, 1), (7, 13), (33, 65)]  # tiny and odd: padded to 64 and cropped ba
 
 
 @pytest.fixture
-def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder of codec specs on GCBENCH_CODEC_PATH, with a fresh codec registry."""
-    folder = tmp_path / "specs"
-    folder.mkdir()
-    monkeypatch.setenv("GCBENCH_CODEC_PATH", str(folder))
-    monkeypatch.setattr(registry, "codecs", registry.Registry("codec", validate=registry._validate_codec,
-                                                              populate=registry._populate_codecs))
-    return folder
-
-
-@pytest.fixture
 def images(tmp_path: Path) -> Path:
     folder = tmp_path / "imgs"
     folder.mkdir()

@@ -8,7 +8,7 @@ import pytest
 
 from gcbench.codecs.spec import build_codec, load_spec
 from gcbench.errors import ConfigError
-from gcbench.registry import Registry, codecs
+from gcbench.registry import codecs
 
 
 def test_variant_inherits_and_overrides() -> None:
@@ -65,7 +65,7 @@ def test_new_variant_is_one_toml_file(tmp_path: Path, monkeypatch: pytest.Monkey
         'base = "jpeg444"\ndescription = "JPEG 4:4:4 fine steps"\nsettings = [91, 93]\n'
     )
     monkeypatch.setenv("GCBENCH_CODEC_PATH", str(tmp_path / "specs"))
-    fresh = Registry("codec", validate=registry._validate_codec, populate=registry._populate_codecs)
+    fresh = registry.new_codec_registry()
     monkeypatch.setattr(registry, "codecs", fresh)
     assert fresh.get("jpeg444-fine").options["save"]["subsampling"] == "4:4:4"
     run(RunConfig(codecs=["jpeg444-fine"], dataset=str(sample_dir), out=tmp_path / "out", metrics=["psnr"],

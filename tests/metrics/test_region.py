@@ -352,8 +352,7 @@ def tiny_learned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     (specs / "tiny.toml").write_text('adapter = "tiny-learned"\nrate_param = "gain"\nsettings = [1.0, 2.0]\n'
                                      "rate_increases_with_setting = true\n")
     monkeypatch.setenv("GCBENCH_CODEC_PATH", str(specs))
-    monkeypatch.setattr(registry, "codecs", registry.Registry("codec", validate=registry._validate_codec,
-                                                              populate=registry._populate_codecs))
+    monkeypatch.setattr(registry, "codecs", registry.new_codec_registry())
     return "tiny"
 
 
