@@ -467,11 +467,17 @@ def test_random_weights_flag_reaches_learned_codecs_and_every_row(specs: Path, i
     assert len(df) == len(SIZES) and (df["status"] == "ok").all()
     assert all(v["weights"].startswith("RANDOM INIT seed=0") for v in df["codec_versions"])
     assert all(p["random_weights"] is True for p in df["provenance"])
-    # without the flag the same codec needs real weights (offline: an error row naming the file)
+    # without the flag the same codec needs real weights: offline the run stops before any work,
+    # and a codec used directly raises naming the file
     out2 = tmp_path / "out2"
-    cli_main(["run", "--codec", "bmshj2018-factorized@1", "--dataset", str(images), "--out", str(out2),
-              "--metric", "psnr", "--no-progress", "--no-outputs"])
-    assert _rows(out2)["error"].str.contains("bmshj2018-factorized-prior-1-446d5c7f.pth.tar").all()
+    assert cli_main(["run", "--codec", "bmshj2018-factorized@1", "--dataset", str(images), "--out", str(out2),
+                     "--metric", "psnr", "--no-progress", "--no-outputs"]) == 2
+    assert not out2.exists()
+    from gcbench.errors import WeightsError
+    from gcbench.registry import get_codec
+
+    with pytest.raises(WeightsError, match="bmshj2018-factorized-prior-1-446d5c7f.pth.tar"):
+        get_codec("bmshj2018-factorized").encode(np.zeros((8, 8, 3), np.uint8), 1)
     # a classical codec does not take the flag
     assert cli_main(["run", "--codec", "jpeg", "--dataset", str(images), "--out", str(tmp_path / "o3"),
                      "--random-weights"]) == 2
