@@ -538,6 +538,33 @@ class LearnedCodec(Codec):
                 out = x_hat.clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         return as_rgb_uint8(out)
 
+    def bits_map(self, image: np.ndarray, setting: Setting, side: np.ndarray | None = None) -> np.ndarray:
+        """Estimated bits at each pixel (H×W) from the model's likelihoods, for region metrics.
+
+        The forward pass of a CompressAI-style model returns ``likelihoods`` per latent; each
+        element costs −log2(p) bits, spread over the pixels of the block it codes on the padded
+        canvas. The map is cropped to the image and scaled so that it still sums to all the
+        estimated bits: bits spent on padding are charged to the image pixels in proportion.
+        """
+        import torch
+
+        from ..metrics.region import bits_map_from_likelihoods
+
+        model = self.model_for(format_setting(setting))
+        height, width = image.shape[:2]
+        top, bottom, left, right = pad_amounts(height, width, self.pad_for(model), self.pad_align)
+        with torch.no_grad():
+            x = pad_tensor(self.to_tensor(image), (top, bottom, left, right), self.pad_mode)
+            out = model(x)
+        likelihoods = out.get("likelihoods") if isinstance(out, Mapping) else None
+        if not likelihoods:
+            raise CodecError(f"{type(model).__name__}'s forward pass returns no likelihoods; "
+                             "estimated bits per region need them (CompressAI's convention)")
+        full = bits_map_from_likelihoods(likelihoods, (height + top + bottom, width + left + right))
+        crop = full[top:top + height, left:left + width]
+        inside = float(crop.sum())
+        return crop * (float(full.sum()) / inside) if inside > 0 else crop
+
     def to_tensor(self, image: np.ndarray) -> Any:
         import torch
 
