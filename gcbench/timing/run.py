@@ -1,0 +1,227 @@
+"""A timing run: every (codec, setting, image) measured after warm-up, on a named machine."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, GcbenchError, ImageLoadError
+
+if TYPE_CHECKING:
+
+    from ..codecs.spec import CodecSpec
+from .chart import write_exports
+from .clocks import Clock, check_device, fixed_threads, make_clock
+from .measure import CellResult, TimedCodec, build_for_timing, measure_cell, measure_startup
+from .storage import _check_folder, _combine, _write_meta, _write_samples
+from .tables import summarise
+
+
+# ---------------------------------------------------------------------------------------------
+# A timing run
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class TimingConfig:
+    codecs: list[Any]  # "name", "name@50,75", or a CodecSpec (timed at its own settings)
+    dataset: str
+    out: str | Path
+    hardware_name: str | None = None
+    device: str = "cpu"
+    warmup: int = 2
+    repeats: int = 10
+    threads: int = 1
+    data_root: str | None = None
+    max_images: int | None = None
+    codec_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sync: bool = True  # CUDA only; False reproduces the unsynchronised error on purpose
+    random_weights: bool = False  # untrained architectures (adapters that accept it), recorded on every row
+    stages: bool = True
+    startup_repeats: int = 10
+    progress: bool = True
+    write_outputs: bool = True
+    argv: list[str] | None = None
+    cuda_backend: Any = None  # a CudaBackend to use instead of torch.cuda (tests, other runtimes)
+
+
+@dataclass
+class TimingReport:
+    out: Path
+    n_samples: int
+    errors: list[dict[str, str]]
+    seconds: float
+    summary: Any = None  # pandas DataFrame
+    outputs: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+    def text(self) -> str:
+        lines = [f"{self.n_samples} timed repeats written to {self.out} ({self.seconds:.1f} s); "
+                 f"{len(self.errors)} failures"]
+        lines += [f"  note: {n}" for n in self.notes]
+        for e in self.errors:
+            lines.append(f"  failed: {e.get('codec', '')} {e.get('setting', '')} {e.get('image', '')}: {e['error']}")
+        for p in self.outputs:
+            lines.append(f"  wrote {p}")
+        return "\n".join(lines)
+
+
+def _codec_plans(entries: list[Any], overrides: dict[str, dict[str, Any]]) -> list[tuple[CodecSpec, tuple[Any, ...]]]:
+    from ..codecs.spec import CodecSpec
+    from ..registry import codecs as codec_registry
+    from ..settings import split_codec_arg
+
+    if not entries:
+        raise ConfigError("no codec given (use --codec NAME; `gcbench ls codecs` lists them)")
+    plans, seen = [], set()
+    for entry in entries:
+        if isinstance(entry, CodecSpec):
+            spec, settings = entry, tuple(entry.settings)
+        else:
+            name, chosen = split_codec_arg(str(entry))
+            spec = codec_registry.get(name)
+            settings = tuple(chosen) if chosen is not None else tuple(spec.settings)
+        if spec.name in seen:
+            raise ConfigError(f"codec {spec.name!r} is given twice; list its settings once: {spec.name}@a,b,c")
+        seen.add(spec.name)
+        if spec.name in overrides:
+            spec = spec.with_options(**overrides[spec.name])
+        plans.append((spec, settings))
+    return plans
+
+
+def _stage_key(name: str) -> str:
+    return re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_").lower() or "stage"
+
+
+def run_timing(config: TimingConfig) -> TimingReport:
+    """Time every (codec, setting) on the dataset; write samples, summary, table and chart to ``out``."""
+    from tqdm import tqdm
+
+    from ..datasets import load_dataset
+    from ..hardware import fingerprint, flat_fingerprint
+    from ..images import load_image
+    from ..settings import format_setting, numeric_value
+
+    t_start = time.perf_counter()
+    device = check_device(config.device)
+    if not isinstance(config.warmup, int) or config.warmup < 0:
+        raise ConfigError(f"--warmup must be 0 or more, got {config.warmup!r}")
+    if not isinstance(config.repeats, int) or config.repeats < 1:
+        raise ConfigError(f"--repeats must be at least 1, got {config.repeats!r}")
+    plans = _codec_plans(list(config.codecs), config.codec_options)
+    dataset = load_dataset(config.dataset, config.data_root)
+    refs = dataset.images[: config.max_images] if config.max_images else dataset.images
+    errors: list[dict[str, str]] = []
+    images = []
+    for ref in refs:  # loaded before any clock runs: I/O is not part of a codec's time
+        try:
+            images.append((ref.name, load_image(ref.path).array))
+        except ImageLoadError as exc:
+            errors.append({"image": ref.name, "error": str(exc)})
+    if not images:
+        raise GcbenchError(f"dataset {dataset.name!r}: no readable image to time")
+    out = Path(config.out)
+    rows: list[dict[str, Any]] = []
+    codec_meta: dict[str, Any] = {}
+    with fixed_threads(config.threads) as threads:
+        timed_codecs = [build_for_timing(spec, settings, threads=config.threads, device=device,
+                                         random_weights=config.random_weights) for spec, settings in plans]
+        fp = fingerprint(config.hardware_name, probe_gpu=device != "cpu")
+        previous = _check_folder(out, flat_fingerprint(fp), threads, device)
+        n_cells = sum(len(tc.settings) for tc in timed_codecs) * len(images)
+        with tqdm(total=n_cells, disable=not config.progress, unit="cell", file=sys.stderr,
+                  mininterval=0.5, dynamic_ncols=True) as bar:
+            for tc in timed_codecs:
+                bar.set_description(tc.name)
+                t0 = time.perf_counter()
+                try:
+                    tc.codec.prepare()
+                except Exception as exc:  # noqa: BLE001 - one codec's failure must not stop the others
+                    errors.append({"codec": tc.name, "error": f"prepare failed: {exc}"})
+                    bar.update(len(tc.settings) * len(images))
+                    continue
+                tc.prepare_s = time.perf_counter() - t0
+                tc.startup = measure_startup(tc.codec, config.startup_repeats, max(1, config.warmup))
+                clock = make_clock(tc.device, sync=config.sync, backend=config.cuda_backend)
+                codec_meta[tc.name] = {
+                    "spec": tc.spec.to_dict(), "settings": [format_setting(s) for s in tc.settings],
+                    "versions": tc.versions, "device": tc.device, "timer": clock.name,
+                    "codec_threads": tc.codec_threads, "codec_threads_via": tc.codec_threads_via,
+                    "prepare_s": tc.prepare_s, "startup": {"seconds": tc.startup.seconds, "iqr_s": tc.startup.iqr_s,
+                                                           "via": tc.startup.via, "programs": tc.startup.programs},
+                    "random_weights": tc.random_weights,
+                }
+                hw = flat_fingerprint({**fp, "libraries": tc.versions})
+                for setting in tc.settings:
+                    for image_name, array in images:
+                        try:
+                            cell = measure_cell(tc.codec, array, setting, clock, warmup=config.warmup,
+                                                repeats=config.repeats, stages=config.stages)
+                        except Exception as exc:  # noqa: BLE001
+                            errors.append({"codec": tc.name, "setting": format_setting(setting), "image": image_name,
+                                           "error": f"{type(exc).__name__}: {exc}"})
+                            bar.update(1)
+                            continue
+                        base = {
+                            **hw, "dataset": dataset.name, "codec": tc.name, "setting": format_setting(setting),
+                            "setting_value": numeric_value(setting), "rate_param": tc.spec.rate_param,
+                            "image": image_name, "height": array.shape[0], "width": array.shape[1],
+                            "megapixels": array.shape[0] * array.shape[1] / 1e6,
+                        }
+                        rows.extend(_sample_rows(base, cell, tc, clock, config, threads, device))
+                        bar.update(1)
+    import pandas as pd
+
+    new = pd.DataFrame.from_records(rows)
+    samples = _combine(previous, new)
+    if not samples.empty:  # nothing timed (every cell failed) leaves no empty table behind
+        _write_samples(out, samples)
+    _write_meta(out, fp, config, threads, codec_meta, errors)
+    summary = summarise(samples) if not samples.empty else None
+    report = TimingReport(out, len(new), errors, time.perf_counter() - t_start, summary)
+    report.notes = [f"codec {tc.name!r} runs on the CPU: its adapter takes no device (rows say codec_device=cpu)"
+                    for tc in timed_codecs if tc.device != device]
+    if config.write_outputs and summary is not None and not summary.empty:
+        report.outputs = write_exports(summary, out)
+    return report
+
+
+def _sample_rows(base: dict[str, Any], cell: CellResult, tc: TimedCodec, clock: Clock, config: TimingConfig,
+                 threads: dict[str, Any], device: str) -> Iterator[dict[str, Any]]:
+    pixels = base["height"] * base["width"]
+    if cell.bits_estimate is not None:
+        bpp, bpp_kind = float(cell.bits_estimate) / pixels, "estimated"
+    else:
+        bpp, bpp_kind = 8.0 * cell.n_bytes / pixels, "exact"
+    for s in cell.samples:
+        row = dict(base)
+        row.update({
+            "repeat": s.repeat, "n_bytes": cell.n_bytes, "bpp": bpp, "bpp_kind": bpp_kind,
+            "encode_s": s.encode.seconds, "decode_s": s.decode.seconds,
+            "encode_gpu_s": s.encode.gpu_seconds, "decode_gpu_s": s.decode.gpu_seconds,
+        })
+        for direction, stages in (("encode", s.encode_stages), ("decode", s.decode_stages)):
+            for name, seconds in stages.items():
+                row[f"{direction}_stage_{_stage_key(name)}_s"] = seconds
+        row.update({
+            "timing_kind": "repeated", "timer": clock.name, "device": device, "codec_device": tc.device,
+            "warmup": config.warmup, "repeats": config.repeats, "threads": threads.get("threads"),
+            "torch_intra_op": threads.get("torch_intra_op"), "torch_inter_op": threads.get("torch_inter_op"),
+            "omp_num_threads": threads.get("omp_num_threads"), "codec_threads": tc.codec_threads,
+            "codec_threads_via": tc.codec_threads_via, "startup_s": tc.startup.seconds,
+            "startup_iqr_s": tc.startup.iqr_s, "startup_via": tc.startup.via,
+            "startup_programs": json.dumps(tc.startup.programs, sort_keys=True) if tc.startup.programs else "",
+            "includes_startup": tc.startup.seconds is not None, "random_weights": tc.random_weights,
+            "prepare_s": tc.prepare_s, "codec_versions": json.dumps(tc.versions, sort_keys=True),
+        })
+        yield row
