@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, GcbenchError, ImageLoadError, UnavailableError
+from .errors import ConfigError, GcbenchError, ImageLoadError, UnavailableError, WeightsError
 from .plan import CodecPlan, ImageItem, MetricRef, Task, plan_tasks
 from .set_stage import run_set_stage
 from .settings import split_codec_arg
@@ -63,10 +63,11 @@ class RunReport:
     image_errors: list[tuple[str, str]]
     seconds: float
     outputs: list[Path] = field(default_factory=list)
+    metrics_left_out: dict[str, str] = field(default_factory=dict)  # name → why (a missing weight file)
 
     @property
     def failed(self) -> bool:
-        return bool(self.n_failed or self.n_metric_failures or self.image_errors)
+        return bool(self.n_failed or self.n_metric_failures or self.image_errors or self.metrics_left_out)
 
     def text(self) -> str:
         lines = [
@@ -76,6 +77,8 @@ class RunReport:
         ]
         for name, err in self.image_errors:
             lines.append(f"  image error: {name}: {err}")
+        for name, err in self.metrics_left_out.items():
+            lines.append(f"  metric left out: {name}: {err}")
         for p in self.outputs:
             lines.append(f"  wrote {p}")
         return "\n".join(lines)
@@ -112,7 +115,10 @@ def resolve_codecs(args: list[str], overrides: dict[str, dict[str, Any]] | None 
     return plans
 
 
-def resolve_metrics(names: list[str], device: str, options: dict[str, dict[str, Any]] | None = None) -> list[MetricRef]:
+def resolve_metrics(names: list[str], device: str, options: dict[str, dict[str, Any]] | None = None,
+                    missing: dict[str, str] | None = None) -> list[MetricRef]:
+    """References of the metrics to compute. A metric whose weight file is missing is left out
+    and its message put in ``missing`` (when given; else the WeightsError is raised)."""
     from .registry import get_metric, metrics as metric_registry
 
     refs: list[MetricRef] = []
@@ -123,6 +129,13 @@ def resolve_metrics(names: list[str], device: str, options: dict[str, dict[str, 
             raise UnavailableError(f"metric {name!r} cannot run here: {avail.reason}" + (f". To fix: {avail.hint}" if avail.hint else ""))
         opts = dict((options or {}).get(name, {}))
         metric = get_metric(name, device=device, **opts)
+        try:
+            metric.preflight()
+        except WeightsError as exc:
+            if missing is None:
+                raise
+            missing[name] = str(exc)
+            continue
         reference_id = metric.reference_identity() if cls.kind in ("set", "task") else ""
         refs.append(MetricRef(name=name, metric_id=metric.identity(), options=tuple(sorted(opts.items())),
                               device=device, kind=cls.kind, reference_id=reference_id,
@@ -217,7 +230,10 @@ def run(config: RunConfig) -> RunReport:
     if config.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {config.jobs}")
     codec_plans = resolve_codecs(config.codecs, config.codec_options, config.binaries)
-    metric_refs = resolve_metrics(config.metrics, config.device, config.metric_options)
+    missing_weights: dict[str, str] = {}
+    metric_refs = resolve_metrics(config.metrics, config.device, config.metric_options, missing_weights)
+    for name, message in missing_weights.items():
+        print(f"gcbench: metric {name!r} left out of this run: {message}", file=sys.stderr)
     dataset = load_dataset(config.dataset, config.data_root)
     from . import masks as masks_mod
 
@@ -232,6 +248,7 @@ def run(config: RunConfig) -> RunReport:
     resolved["out"] = str(out)
     resolved["codec_specs"] = [cp.spec.to_dict() | {"run_settings": list(cp.settings), "versions": cp.versions} for cp in codec_plans]
     resolved["metric_ids"] = {m.name: m.metric_id for m in metric_refs}
+    resolved["metrics_left_out"] = missing_weights
     resolved["dataset_root"] = str(dataset.root)
     resolved["mask_set"] = mask_set.describe() if mask_set is not None else None
     resolved["executor"] = executor.describe()
@@ -258,7 +275,7 @@ def run(config: RunConfig) -> RunReport:
                     bar.set_postfix(failed=n_failed, metric_failures=n_metric_fail)
         n_metric_fail += run_set_stage(store, tasks, metric_refs)
         report = RunReport(out, run_id, len(tasks), skipped, n_ok, n_failed, n_metric_fail, image_errors,
-                           time.perf_counter() - t_start)
+                           time.perf_counter() - t_start, metrics_left_out=missing_weights)
         if config.write_outputs:
             report.outputs = write_outputs(out)
         store.finish_run(run_id, "failed" if report.failed else "ok", {

@@ -211,6 +211,11 @@ def failures(source: str | Path | ResultStore) -> pd.DataFrame:
                 "SELECT t.dataset, t.image, t.codec, t.setting, m.metric, m.error FROM metric_results m "
                 "JOIN tasks t ON t.key = m.task_key WHERE m.status='error'")
         ]
+        # metrics a run left out before any work (a missing weight file), from the latest run
+        latest = store.query("SELECT config FROM runs ORDER BY run_id DESC LIMIT 1")
+        left_out = json.loads(latest[0]["config"] or "{}").get("metrics_left_out", {}) if latest else {}
+        rows += [{"kind": "metric", "dataset": "", "image": "", "codec": "", "setting": "", "stage": name,
+                  "error": message} for name, message in sorted(left_out.items())]
     finally:
         if owned:
             store.close()

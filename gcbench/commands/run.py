@@ -145,6 +145,6 @@ def main(args: argparse.Namespace) -> int:
     report = run(config_from_args(args))
     print(report.text())
     if report.failed:
-        print(f"some tasks failed; `gcbench table {args.out} --failures` lists them", file=sys.stderr)
+        print(f"some images, tasks or metrics failed; `gcbench table {args.out} --failures` lists them", file=sys.stderr)
         return 1
     return 0

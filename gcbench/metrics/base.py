@@ -85,6 +85,10 @@ class Metric(ABC):
     def prepare(self) -> None:
         """Load weights or models once per worker, before the first image."""
 
+    def preflight(self) -> None:
+        """Called once in the main process before any work: raise WeightsError when a file the
+        metric needs cannot be found, so the run says so up front and proceeds without it."""
+
 
 class PairMetric(Metric):
     kind: ClassVar[Kind] = "pair"

@@ -184,6 +184,9 @@ class _PatchInceptionMetric(SetMetric):
                           sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
+    def preflight(self) -> None:
+        self.prepare()
+
     def prepare(self) -> None:
         """Find the weights (fails here, before any image, when they are missing)."""
         if self._weights_path is not None:

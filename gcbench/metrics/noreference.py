@@ -92,6 +92,11 @@ class NIQE(NoRefMetric):
 
         return {"pyiqa": _version("pyiqa"), "torch": _version("torch"), "model": weights.identity_of(WEIGHTS_ENTRY)}
 
+    def preflight(self) -> None:
+        from .. import weights
+
+        weights.resolve(WEIGHTS_ENTRY)
+
     def prepare(self) -> None:
         if self._model is not None:
             return

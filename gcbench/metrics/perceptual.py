@@ -123,6 +123,9 @@ class _TrunkMetric(PairMetric):
 
         return weights.resolve(self.trunk_entry)
 
+    def preflight(self) -> None:
+        self.trunk_path()
+
     def _pair_tensors(self, original: np.ndarray, reconstruction: np.ndarray, scale: float, offset: float) -> Any:
         import torch
 

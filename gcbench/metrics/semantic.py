@@ -192,6 +192,9 @@ class _PSPNetMIoU(SetMetric):
                 "mmcv": _version("mmcv") if _version("mmcv") != "not installed" else f"lite {_version('mmcv-lite')}",
                 "mmcv.ops": ops_backend(), "torch": _version("torch"), "pspnet": self._weights_id()}
 
+    def preflight(self) -> None:
+        self.prepare()
+
     def prepare(self) -> None:
         """Find the weights (fails here, before any image, when they are missing); the model loads on first use."""
         if self._weights_path is not None or self.random_seed is not None:

@@ -132,13 +132,18 @@ def test_run_with_missing_trunk_keeps_other_metrics(tmp_path: Path, image_folder
     from gcbench.runner import RunConfig, run
     from gcbench.views import per_image
 
+    from gcbench.views import failures
+
     folder = image_folder(2, (64, 96))
     report = run(RunConfig(codecs=["jpeg@30"], dataset=str(folder), out=tmp_path / "out",
                            metrics=["psnr", "lpips"], progress=False))
     df = per_image(tmp_path / "out")
-    assert report.n_ok == 2 and df["psnr"].notna().all()
-    assert "lpips" not in df.columns or df["lpips"].isna().all()
-    assert all("alexnet-owt-7be5be79.pth" in e and "GCBENCH_WEIGHTS" in e for e in df["metric_errors"])
+    # the metric is left out before any work, with the message; the rest of the run proceeds
+    assert report.n_ok == 2 and df["psnr"].notna().all() and "lpips" not in df.columns
+    assert report.failed and "alexnet-owt-7be5be79.pth" in report.metrics_left_out["lpips"]
+    assert "metric left out: lpips" in report.text() and "GCBENCH_WEIGHTS" in report.text()
+    f = failures(tmp_path / "out")
+    assert f[f.stage == "lpips"]["error"].str.contains("alexnet-owt-7be5be79.pth").all() and len(f) == 1
 
 
 def test_run_with_standin_trunk(tmp_path: Path, image_folder, torch_home: Path, monkeypatch) -> None:
