@@ -59,17 +59,11 @@ class GainCodec(Codec):
 
 
 @pytest.fixture
-def gain_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def gain_spec(specs: Path) -> str:
     """Spec 'gain' (adapter test_variable_rate:GainCodec) on GCBENCH_CODEC_PATH, fresh codec registry."""
-    from gcbench import registry
-
-    specs = tmp_path / "specs"
-    specs.mkdir()
     (specs / "gain.toml").write_text(
         'adapter = "test_variable_rate:GainCodec"\nrate_param = "gain"\nsettings = [1.0, 2.0]\n'
         "rate_increases_with_setting = true\n")
-    monkeypatch.setenv("GCBENCH_CODEC_PATH", str(specs))
-    monkeypatch.setattr(registry, "codecs", registry.new_codec_registry())
     return "gain"
 
 

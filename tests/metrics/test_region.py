@@ -339,7 +339,7 @@ def test_codec_without_likelihoods_is_a_clear_error(rng: np.random.Generator) ->
 
 
 @pytest.fixture
-def tiny_learned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def tiny_learned(specs: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Register TinyLearned as adapter 'tiny-learned' and a spec 'tiny' that uses it."""
     from gcbench import registry
 
@@ -347,12 +347,8 @@ def tiny_learned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
                                  populate=registry._populate_from(registry.BUILTIN_ADAPTERS))
     adapters.add("tiny-learned", TinyLearned)
     monkeypatch.setattr(registry, "adapters", adapters)
-    specs = tmp_path / "specs"
-    specs.mkdir()
     (specs / "tiny.toml").write_text('adapter = "tiny-learned"\nrate_param = "gain"\nsettings = [1.0, 2.0]\n'
                                      "rate_increases_with_setting = true\n")
-    monkeypatch.setenv("GCBENCH_CODEC_PATH", str(specs))
-    monkeypatch.setattr(registry, "codecs", registry.new_codec_registry())
     return "tiny"
 
 
