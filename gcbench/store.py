@@ -234,8 +234,12 @@ class ResultStore:
         now = time.time()
         with self.transaction() as c:
             if rec.reused_bitstream:
-                # Only metrics were (re)computed; the task row stands as it was.
-                pass
+                # Only metrics were (re)computed; the task row stands as it was, unless the stored
+                # bitstream no longer decodes: then the task is marked failed, and the next run
+                # encodes it again.
+                if rec.status != "ok":
+                    c.execute("UPDATE tasks SET status=?, error_stage=?, error=?, run_id=? WHERE key=?",
+                              (rec.status, rec.error_stage, rec.error, run_id, rec.key))
             else:
                 c.execute("DELETE FROM metric_results WHERE task_key=?", (rec.key,))
                 c.execute(

@@ -243,3 +243,19 @@ def test_sigterm_marks_the_run_interrupted_and_resume_completes(kodak_dir: Path,
         assert conn.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
     assert subprocess.run(args, capture_output=True, timeout=300).returncode == 0
     assert count_tasks(tmp_path / "o" / "gcbench.sqlite") == 27
+
+
+def test_a_damaged_stored_bitstream_fails_the_task_and_the_next_run_heals_it(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    _run("sample", out, ["jpeg@30"], metrics=["psnr"])
+    with ResultStore(out) as store:
+        key = store.query("SELECT key FROM tasks ORDER BY image LIMIT 1")[0]["key"]
+        store.bitstream_path(key).write_bytes(b"not a JPEG any more")
+    added = _run("sample", out, ["jpeg@30"], metrics=["psnr", "ms-ssim"])
+    assert added.n_failed == 1 and added.failed
+    df = per_image(out).set_index("key")
+    assert df.loc[key, "status"] == "error" and df.loc[key, "error_stage"] == "decode"
+    healed = _run("sample", out, ["jpeg@30"], metrics=["psnr", "ms-ssim"])
+    assert healed.n_ok == 1 and healed.n_skipped == 2 and not healed.failed
+    df = per_image(out).set_index("key")
+    assert df.loc[key, "status"] == "ok" and df["ms_ssim"].notna().all()
