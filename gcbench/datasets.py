@@ -10,11 +10,11 @@ checked against its SHA-256: a missing or altered file is a clear error.
 from __future__ import annotations
 
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic import atomic_path
 from .errors import DatasetError
 from .images import IMAGE_SUFFIXES, file_sha256
 from .resources import cache_dir, search_path
@@ -110,18 +110,12 @@ def _download(manifest: DatasetManifest, target: Path) -> None:
         if dest.is_file() and file_sha256(dest) == digest:
             continue
         url = manifest.download_url.format(file=rel)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310
+        with atomic_path(dest) as tmp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310
                 while chunk := resp.read(1 << 20):
                     out.write(chunk)
-            if file_sha256(tmp) != digest:
+            if file_sha256(tmp) != digest:  # raised inside: the file is not kept
                 raise DatasetError(f"download of {url} does not match the manifest's SHA-256 {digest}")
-            os.replace(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
 
 def verify(manifest: DatasetManifest, root: Path) -> list[ImageRef]:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -192,16 +190,9 @@ class ResultStore:
         return self.bitstream_path(key).read_bytes()
 
     def _write_bitstream(self, key: str, data: bytes) -> str:
-        path = self.bitstream_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        from .atomic import write_bytes
+
+        path = write_bytes(self.bitstream_path(key), data)
         return str(path.relative_to(self.folder))
 
     def task_state(self, keys: Iterable[str]) -> dict[str, tuple[str, set[str]]]:

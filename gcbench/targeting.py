@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -231,16 +229,10 @@ def load_selections(folder: str | Path) -> list[dict[str, Any]]:
 def save_selections(folder: str | Path, selections: list[dict[str, Any]]) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / FILE_NAME
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"version": FILE_VERSION, "selections": selections}, f, indent=1, default=str)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    from .atomic import write_text
+
+    return write_text(folder / FILE_NAME,
+                      json.dumps({"version": FILE_VERSION, "selections": selections}, indent=1, default=str))
 
 
 def select_settings(plans: Sequence[CodecPlan], images: Sequence[ImageItem], targets: Sequence[float], dataset: str,

@@ -154,20 +154,20 @@ def write_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> P
         fmt = "md"
     if fmt not in FORMATS:
         raise ConfigError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if fmt == "csv":
-        df.to_csv(tmp, index=False)
-    elif fmt == "parquet":
-        try:
-            df.to_parquet(tmp, index=False)
-        except ImportError as exc:
-            raise ConfigError("Parquet export needs pyarrow: pip install 'gcbench[parquet]'") from exc
-    elif fmt == "md":
-        tmp.write_text(to_markdown(df) + "\n", encoding="utf-8")
-    else:
-        tmp.write_text(df.to_latex(index=False, float_format="%.4f", na_rep="--"), encoding="utf-8")
-    tmp.replace(path)
+    from .atomic import atomic_path
+
+    with atomic_path(path, suffix=f".{fmt}") as tmp:
+        if fmt == "csv":
+            df.to_csv(tmp, index=False)
+        elif fmt == "parquet":
+            try:
+                df.to_parquet(tmp, index=False)
+            except ImportError as exc:
+                raise ConfigError("Parquet export needs pyarrow: pip install 'gcbench[parquet]'") from exc
+        elif fmt == "md":
+            tmp.write_text(to_markdown(df) + "\n", encoding="utf-8")
+        else:
+            tmp.write_text(df.to_latex(index=False, float_format="%.4f", na_rep="--"), encoding="utf-8")
     return path
 
 

@@ -49,7 +49,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterable
@@ -57,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_path
 from .errors import ConfigError, WeightsError
 from .resources import cache_dir
 
@@ -346,12 +346,10 @@ def download(entry: WeightFile, folder: Path | None = None, *, timeout: float = 
     """Fetch ``entry`` into ``folder`` (default: gcbench's download folder), hash-checked, atomically."""
     if not entry.url:
         raise WeightsError(_missing_message(entry, "it has no download URL", []))
-    folder = Path(folder or download_dir())
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix="-" + entry.filename)
-    try:
+    path = Path(folder or download_dir()) / entry.filename
+    with atomic_path(path, suffix="-" + entry.filename) as tmp:
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=timeout) as resp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(entry.url, timeout=timeout) as resp:
             while True:
                 chunk = resp.read(CHUNK)
                 if not chunk:
@@ -359,16 +357,11 @@ def download(entry: WeightFile, folder: Path | None = None, *, timeout: float = 
                 h.update(chunk)
                 out.write(chunk)
         actual = h.hexdigest()
-        if entry.sha256 and not _matches(actual, entry.sha256):
+        if entry.sha256 and not _matches(actual, entry.sha256):  # raised inside: the file is not kept
             raise WeightsError(
                 f"download of {entry.url} has the wrong hash: expected {entry.sha256}, actual {actual}; not kept"
             )
-        path = folder / entry.filename
-        os.replace(tmp, path)
-        return path
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return path
 
 
 def resolve(name: str) -> Path:
@@ -413,18 +406,10 @@ def install(name: str, source: str | Path, folder: Path | None = None) -> Path:
     """Copy a file the user obtained elsewhere into the weights folder after checking its hash."""
     entry = get(name)
     verify_file(source, entry.sha256)
-    folder = Path(folder or target_dir())
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix="-" + entry.filename)
-    os.close(fd)
-    try:
+    target = Path(folder or target_dir()) / entry.filename
+    with atomic_path(target, suffix="-" + entry.filename) as tmp:
         shutil.copyfile(source, tmp)
-        target = folder / entry.filename
-        os.replace(tmp, target)
-        return target
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return target
 
 
 @dataclass(frozen=True)

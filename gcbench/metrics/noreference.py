@@ -40,8 +40,6 @@ def _version(dist: str) -> str:
 
 def pyiqa_model_file(npz_path: Path) -> Path:
     """pyiqa's ``niqe_modelparameters.mat`` layout made from the pristine ``.npz`` (cached by its hash)."""
-    import os
-    import tempfile
 
     import scipy.io
 
@@ -55,14 +53,10 @@ def pyiqa_model_file(npz_path: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with np.load(npz_path) as npz:
         params = {"mu_prisparam": npz["mu_pris_param"], "cov_prisparam": npz["cov_pris_param"]}
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-", suffix=".mat")
-    os.close(fd)
-    try:
+    from ..atomic import atomic_path
+
+    with atomic_path(target, suffix=".mat") as tmp:
         scipy.io.savemat(tmp, params)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target
 
 

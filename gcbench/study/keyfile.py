@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +20,11 @@ KEY_NAME = "study-key.json"
 
 
 def write_key(path: Path, key: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(key, f, indent=1, sort_keys=False)
-            f.write("\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from ..atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        os.chmod(tmp, 0o600)  # only the study's owner may read the key
+        tmp.write_text(json.dumps(key, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     return path
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, GcbenchError
 
+from ..atomic import write_text
 from .common import META_FILE, SAMPLES_FILE
 
 if TYPE_CHECKING:
@@ -62,10 +63,7 @@ def _combine(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, text)
 
 
 def _write_samples(out: Path, samples: pd.DataFrame) -> None:
