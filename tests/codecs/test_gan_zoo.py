@@ -310,3 +310,13 @@ def test_reflect_padding_of_tiny_images_equals_numpy() -> None:
         top, bottom, left, right = pads
         expected = np.pad(x.numpy(), ((0, 0), (0, 0), (top, bottom), (left, right)), mode="reflect")
         np.testing.assert_array_equal(pad_tensor(x, pads, "reflect").numpy(), expected)
+
+
+def test_msillm_without_its_checkpoint_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gcbench.cli import main
+
+    out = tmp_path / "o"
+    assert main(["run", "--codec", "msillm@3", "--dataset", "sample", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "msillm_target_" in err and "https://dl.fbaipublicfiles.com/" in err
+    assert not out.exists()

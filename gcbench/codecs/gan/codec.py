@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...availability import Availability
-from ...errors import ConfigError
+from ...errors import CodecError, ConfigError
 from ..learned import LearnedCodec
 from . import zoo
 from .neuralcompression import msillm_weights
@@ -72,3 +72,17 @@ class GanCodec(LearnedCodec):
         if self.weights_source == "msillm":
             return msillm_weights(setting)
         return super().default_weights(setting)
+
+    def preflight(self, settings: list[Any]) -> None:
+        """The published MS-ILLM files the run needs are found (or downloaded) before any work."""
+        if self.weights_source != "msillm" or self.random_weights or self.checkpoint is not None:
+            return
+        from ... import weights
+        from ...settings import format_setting
+        from .neuralcompression import register_msillm_weights
+
+        for setting in settings:
+            text = format_setting(setting)
+            if not text.isdigit():
+                raise CodecError(f"MS-ILLM qualities are whole numbers, not {text!r}")
+            weights.resolve(register_msillm_weights(int(text), self.name))
