@@ -33,7 +33,7 @@ def synthetic(n_images: int, n_settings: int, seed: int) -> tuple[np.ndarray, ..
 def main() -> None:
     import bjontegaard as bd
 
-    from gcbench.analysis import _bd_batch, resample_weights, weighted_means
+    from gcbench.analysis.bjontegaard import _bd_batch, resample_weights, weighted_means
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=int, default=24)

@@ -49,7 +49,7 @@ def plain_loop(paths: list[Path], threads: int) -> float:
 
 
 def gcbench_run(dataset: Path, jobs: int, out: Path) -> float:
-    from gcbench.runner import RunConfig, run
+    from gcbench.execution.runner import RunConfig, run
 
     t0 = time.perf_counter()
     report = run(RunConfig(

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gcbench.registry import get_codec
+from gcbench.codecs.registry import get_codec
 
 # (command-line spec, in-process spec, setting): same library and setting on both sides
 PAIRS = [

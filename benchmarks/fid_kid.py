@@ -86,8 +86,8 @@ def classic(originals, recons, weights: str, device: str, work: Path) -> tuple[f
 
 
 def gcbench_route(originals, recons, weights: str | None, device: str) -> tuple[float, float, dict, int]:
-    from gcbench.features import load_array, reference_path, save_array
-    from gcbench.images import pixel_hash
+    from gcbench.results.features import load_array, reference_path, save_array
+    from gcbench.data.images import pixel_hash
     from gcbench.metrics import distribution
     from gcbench.metrics.base import ImageContext
     from gcbench.metrics.distribution import FID, KID
@@ -136,7 +136,7 @@ def main() -> None:
     os.environ["GCBENCH_CACHE"] = str(work / "cache")  # a cold reference cache for this run
     try:
         from gcbench import weights as wts
-        from gcbench.errors import WeightsError
+        from gcbench.core.errors import WeightsError
 
         label = "real Inception"
         try:

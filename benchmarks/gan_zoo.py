@@ -3,7 +3,7 @@
 
 Every architecture is built untrained (``random_weights``, seed 0) as a ``gan`` codec; an image
 is encoded once, then decoded ``--warmup`` times untimed and ``--repeats`` times under
-:func:`gcbench.stages.record_stages`. The ``synthesis`` stage is the generator alone (CUDA is
+:func:`gcbench.codecs.stages.record_stages`. The ``synthesis`` stage is the generator alone (CUDA is
 synchronised at its ends by the stage timer); ``decode`` is the whole call (container, entropy
 decoding, hyper-synthesis, generator, post-processing). GFLOPs are counted by
 ``torch.utils.flop_counter`` on the meta device (2 FLOPs a multiply-add; convolutions and
@@ -69,7 +69,7 @@ def image(w: int, h: int) -> np.ndarray:
 
 def time_decode(name: str, img: np.ndarray, device: str, warmup: int, repeats: int) -> dict[str, float]:
     from gcbench.codecs.spec import build_codec, spec_from_dict
-    from gcbench.stages import record_stages
+    from gcbench.codecs.stages import record_stages
 
     spec = spec_from_dict({"adapter": "gan", "rate_param": "model", "settings": [1], "rate_increases_with_setting": True,
                            "options": {"architecture": name, "random_weights": True, "device": device}},

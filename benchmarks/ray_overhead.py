@@ -28,7 +28,7 @@ SWEEPS = {"light (psnr)": ["psnr"], "heavy (psnr + ms-ssim)": ["psnr", "ms-ssim"
 
 
 def timed_run(dataset: Path, out: Path, metrics: list[str], **kw: object) -> tuple[float, int]:
-    from gcbench.runner import RunConfig, run
+    from gcbench.execution.runner import RunConfig, run
 
     t0 = time.perf_counter()
     report = run(RunConfig(codecs=CODECS, dataset=str(dataset), out=out, metrics=metrics, threads=1,

@@ -49,8 +49,8 @@ def alternate(fn, n: int, blocks: int, clock) -> tuple[float, float]:
 
 
 def overhead(kodak: Path, blocks: int) -> None:
-    from gcbench.images import load_image
-    from gcbench.registry import get_codec
+    from gcbench.data.images import load_image
+    from gcbench.codecs.registry import get_codec
     from gcbench.timing import CpuClock, fixed_threads
 
     image = load_image(kodak / "kodim01.png").array

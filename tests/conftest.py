@@ -49,7 +49,7 @@ def sample_dir() -> Path:
 @pytest.fixture
 def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder of codec specs on GCBENCH_CODEC_PATH, with a fresh codec registry that reads it."""
-    from gcbench import registry
+    from gcbench.codecs import registry
 
     folder = tmp_path / "specs"
     folder.mkdir()

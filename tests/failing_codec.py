@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from gcbench.codecs.base import Codec
-from gcbench.errors import CodecError
+from gcbench.core.errors import CodecError
 
 
 class FailingCodec(Codec):

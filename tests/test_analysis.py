@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gcbench import analysis, interpolation
-from gcbench.analysis import bd_metric, bd_rate, bd_table, resample_weights, summary_ci
+from gcbench.analysis import bjontegaard as analysis
+from gcbench.analysis import interpolation
+from gcbench.analysis.bjontegaard import bd_metric, bd_rate, bd_table, resample_weights, summary_ci
 
 # The test cases the bjontegaard package documents (example_usage.py / README of FAU-LMS/bjontegaard
 # and bjontegaard-matlab): x265 rates (kbps) and PSNR (dB) of an anchor and a test encoder.
@@ -222,7 +223,7 @@ def test_warnings_range_and_points() -> None:
 def misleading_metrics():
     """Two metrics whose names say the opposite of their declarations."""
     from gcbench.metrics.base import Column, PairMetric
-    from gcbench.registry import metrics
+    from gcbench.metrics.registry import metrics
 
     class LooksHigher(PairMetric):
         name = "t-higher"

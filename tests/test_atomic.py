@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gcbench.atomic import atomic_path, write_bytes, write_text
+from gcbench.core.atomic import atomic_path, write_bytes, write_text
 
 
 def test_written_whole_and_nothing_left_beside(tmp_path: Path) -> None:

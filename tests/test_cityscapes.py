@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gcbench.cityscapes import label_path, load_cityscapes, read_label
-from gcbench.datasets import load_dataset
-from gcbench.errors import DatasetError, MetricError
+from gcbench.data.cityscapes import label_path, load_cityscapes, read_label
+from gcbench.data.datasets import load_dataset
+from gcbench.core.errors import DatasetError, MetricError
 
 
 def make_cityscapes(root: Path, split: str = "val", cities: dict[str, int] | None = None, size: tuple[int, int] = (32, 64),
@@ -95,7 +95,7 @@ def test_without_a_copy_the_error_says_how_to_get_one(monkeypatch: pytest.Monkey
 
 
 def test_listed_with_the_size_of_its_split() -> None:
-    from gcbench.listing import list_datasets
+    from gcbench.catalog import list_datasets
 
     row = list_datasets("cityscapes").iloc[0]
     assert row["images"] == 500 and "labelTrainIds" in row["description"]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from gcbench.datasets import load_dataset
-from gcbench.errors import DatasetError, UnknownNameError
+from gcbench.data.datasets import load_dataset
+from gcbench.core.errors import DatasetError, UnknownNameError
 
 
 def test_kodak_by_name_from_gcbench_data(kodak_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from gcbench import hardware
+from gcbench.core import hardware
 
 # Two sockets × two cores × two hyper-threads, in /proc/cpuinfo's layout (trimmed).
 CPUINFO = "\n\n".join(

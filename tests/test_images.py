@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gcbench.errors import ImageLoadError
-from gcbench.images import load_image, pixel_hash
+from gcbench.core.errors import ImageLoadError
+from gcbench.data.images import load_image, pixel_hash
 
 
 def test_rgb_png_is_loaded_unchanged(tmp_path: Path, rng: np.random.Generator) -> None:

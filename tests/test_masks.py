@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from gcbench.errors import ConfigError, DatasetError
-from gcbench.masks import MaskError, MaskSet, read_mask
-from gcbench.runner import RunConfig, run
-from gcbench.views import per_image
+from gcbench.core.errors import ConfigError, DatasetError
+from gcbench.data.masks import MaskError, MaskSet, read_mask
+from gcbench.execution.runner import RunConfig, run
+from gcbench.results.views import per_image
 
 # -- reading one mask --------------------------------------------------------------------------
 
@@ -209,9 +209,9 @@ def test_mask_metrics_need_masks_and_follow_mask_changes(tmp_path: Path, image_f
 
 
 def test_cli_masks_option_and_manifest_masks(tmp_path: Path, image_folder, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gcbench import registry
+    from gcbench.data import registry
     from gcbench.cli import main
-    from gcbench.images import file_sha256
+    from gcbench.data.images import file_sha256
 
     images, masks = _dataset(image_folder, tmp_path, n=2)
     code = main(["run", "--codec", "jpeg@40", "--dataset", str(images), "--out", str(tmp_path / "cli"),

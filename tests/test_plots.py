@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gcbench import plots
-from gcbench.errors import ConfigError
+from gcbench.analysis import plots
+from gcbench.core.errors import ConfigError
 from gcbench.metrics.base import Column, PairMetric, SetMetric, SetResult
-from gcbench.references import load_references
+from gcbench.analysis.references import load_references
 
 
 class _Distance(PairMetric):
@@ -40,7 +40,7 @@ class _SetScore(SetMetric):
 
 @pytest.fixture
 def test_metrics():
-    from gcbench.registry import metrics
+    from gcbench.metrics.registry import metrics
 
     metrics.add("t-distance", _Distance, replace=True)
     metrics.add("t-set", _SetScore, replace=True)
@@ -170,7 +170,7 @@ def test_distortion_perception_plane(test_metrics: None) -> None:
 
 
 def test_several_runs_on_one_figure(image_folder, tmp_path: Path) -> None:
-    from gcbench.runner import RunConfig, run
+    from gcbench.execution.runner import RunConfig, run
 
     images = image_folder(2, (96, 128))
     for name in ("a", "b"):

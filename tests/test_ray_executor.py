@@ -20,11 +20,11 @@ from conftest import count_tasks
 
 from gcbench.cli import main
 from gcbench.codecs.pillow import PillowCodec
-from gcbench.errors import ConfigError, UnavailableError
-from gcbench.executors import make_executor
+from gcbench.core.errors import ConfigError, UnavailableError
+from gcbench.execution.executors import make_executor
 from gcbench.metrics.base import Column, SetMetric, SetResult
-from gcbench.runner import RunConfig, run
-from gcbench.views import per_image, set_table
+from gcbench.execution.runner import RunConfig, run
+from gcbench.results.views import per_image, set_table
 
 TESTS = Path(__file__).resolve().parent
 TABLE = ["codec", "setting", "image", "status", "n_bytes", "bpp", "bpp_kind", "psnr", "ms_ssim", "ms_ssim_db"]
@@ -71,7 +71,7 @@ class HistogramSet(SetMetric):
 
 def register_test_metric() -> None:
     """Ray's worker_process_setup_hook: make the test metric known in every worker."""
-    from gcbench import registry
+    from gcbench.metrics import registry
 
     registry.metrics.add(HistogramSet.name, "test_ray_executor:HistogramSet", replace=True)
 
@@ -218,10 +218,10 @@ def test_driver_killed_then_rerun_resumes_without_recomputing(ray_address: str, 
 
 def test_set_metric_features_gather_at_the_driver(ray_address: str, tmp_path: Path, image_folder,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from gcbench import registry
+    from gcbench.metrics import registry
 
     fresh = registry.Registry("metric", validate=registry._validate_metric,
-                              populate=registry._populate_from(registry.BUILTIN_METRICS))
+                              populate=registry._populate_metrics)
     fresh.add(HistogramSet.name, HistogramSet)
     monkeypatch.setattr(registry, "metrics", fresh)
     data = image_folder(3, (96, 128))
@@ -242,8 +242,8 @@ def test_set_metric_features_gather_at_the_driver(ray_address: str, tmp_path: Pa
 
 def test_task_resources_follow_the_devices() -> None:
     from gcbench.codecs.spec import CodecSpec
-    from gcbench.plan import MetricRef, Task
-    from gcbench.ray_executor import task_resources
+    from gcbench.execution.plan import MetricRef, Task
+    from gcbench.execution.ray_executor import task_resources
 
     def task(options: dict, device: str, metrics: tuple[str, ...]) -> Task:
         spec = CodecSpec("c", "pillow", "quality", (1,), True, options=options)
@@ -286,7 +286,7 @@ def test_with_ray_the_executor_is_built_and_options_are_checked() -> None:
 
 def test_cli_options_reach_the_executor() -> None:
     from gcbench.cli import build_parser
-    from gcbench.commands.run import config_from_args
+    from gcbench.cli.run import config_from_args
 
     args = build_parser().parse_args(["run", "--codec", "jpeg", "--dataset", "sample", "--out", "x", "--executor", "ray",
                                       "--address", "ray://head:10001", "--ray-max-retries", "2",

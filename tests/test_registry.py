@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from gcbench.errors import ConfigError, PluginError, UnknownNameError
-from gcbench.registry import Registry, codecs, datasets, metrics
+from gcbench.core.errors import ConfigError, PluginError, UnknownNameError
+from gcbench.core.registry import Registry
+from gcbench.codecs.registry import codecs
+from gcbench.data.registry import datasets
+from gcbench.metrics.registry import metrics
 
 
 def test_lazy_target_is_imported_only_on_get() -> None:
@@ -102,7 +105,7 @@ def _install_plugin(tmp_path: Path, entries: str) -> Path:
 
 
 def _fresh_codec_registry() -> Registry:
-    from gcbench.registry import new_codec_registry
+    from gcbench.codecs.registry import new_codec_registry
 
     return new_codec_registry()
 

@@ -49,7 +49,7 @@ class _SetMSE(SetMetric):
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory, kodak_dir: Path):
     """A small real run on Kodak (JPEG and WebP, two images, an equal-bitrate target) and a timing folder."""
-    from gcbench.registry import metrics
+    from gcbench.metrics.registry import metrics
 
     metrics.add("t-mae", _MeanAbsError, replace=True)
     metrics.add("t-setmse", _SetMSE, replace=True)
@@ -142,8 +142,8 @@ def test_tables_match_gcbench_table(report: Path, results, capsys: pytest.Captur
 
 
 def test_bd_table_in_report(report: Path, results) -> None:
-    from gcbench.analysis import bd_rate
-    from gcbench.collect import load_results
+    from gcbench.analysis.bjontegaard import bd_rate
+    from gcbench.results.curves import load_results
 
     out, _ = results
     parser = _Tables()
@@ -167,7 +167,7 @@ def test_bd_table_in_report(report: Path, results) -> None:
 def test_sections_provenance_timing_crops(report: Path, results) -> None:
     from PIL import Image
 
-    from gcbench.store import ResultStore
+    from gcbench.results.store import ResultStore
 
     out, _ = results
     text = report.read_text(encoding="utf-8")

@@ -18,10 +18,10 @@ from conftest import count_tasks
 from PIL import Image
 
 from gcbench.cli import main
-from gcbench.errors import UnavailableError, UnknownNameError
-from gcbench.runner import RunConfig, run
-from gcbench.store import ResultStore
-from gcbench.views import per_image, summary, summary_table
+from gcbench.core.errors import UnavailableError, UnknownNameError
+from gcbench.execution.runner import RunConfig, run
+from gcbench.results.store import ResultStore
+from gcbench.results.views import per_image, summary, summary_table
 
 
 def _run(dataset: str | Path, out: Path, codecs: list[str], metrics: list[str] | None = None, **kw) -> object:
@@ -113,7 +113,7 @@ def test_bad_images_are_error_rows_and_the_run_goes_on(tmp_path: Path) -> None:
     code = main(["run", "--codec", "jpeg@50", "--codec", "webp@50", "--dataset", str(folder), "--out", str(out),
                  "--no-progress"])
     assert code == 1  # some tasks failed
-    from gcbench.views import failures
+    from gcbench.results.views import failures
 
     f = failures(out)
     image_errors = f[f.kind == "image"]
@@ -143,7 +143,7 @@ def _failing_spec(tmp_path: Path) -> Path:
 
 
 def test_codec_failures_become_error_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image_folder) -> None:
-    from gcbench import registry
+    from gcbench.codecs import registry
 
     monkeypatch.setenv("GCBENCH_CODEC_PATH", str(_failing_spec(tmp_path)))
     monkeypatch.setattr(registry, "codecs", registry.new_codec_registry())

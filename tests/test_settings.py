@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gcbench.errors import ConfigError
-from gcbench.settings import expand_range, format_setting, numeric_value, parse_setting, parse_settings, split_codec_arg
+from gcbench.core.errors import ConfigError
+from gcbench.core.settings import expand_range, format_setting, numeric_value, parse_setting, parse_settings, split_codec_arg
 
 
 def test_parse_settings_kinds() -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from gcbench.cli import main as cli
 from gcbench.codecs.spec import spec_from_dict
-from gcbench.errors import ConfigError
-from gcbench.targeting import RateAxis, rate_axis, search_setting
+from gcbench.core.errors import ConfigError
+from gcbench.execution.equal_bitrate import RateAxis, rate_axis, search_setting
 
 N_KODAK = 3
 
@@ -94,8 +94,8 @@ def test_named_settings_are_all_tried() -> None:
 # -- Kodak with JPEG and WebP --------------------------------------------------------------------
 
 def _kodak_images(kodak_dir: Path) -> list:
-    from gcbench.images import load_image
-    from gcbench.plan import ImageItem
+    from gcbench.data.images import load_image
+    from gcbench.execution.plan import ImageItem
 
     out = []
     for path in sorted(kodak_dir.glob("kodim*.png"))[:N_KODAK]:
@@ -107,9 +107,9 @@ def _kodak_images(kodak_dir: Path) -> list:
 @pytest.mark.parametrize("codec_name", ["jpeg", "webp"])
 def test_kodak_selection_within_one_step(kodak_dir: Path, tmp_path: Path, codec_name: str) -> None:
     from gcbench.codecs.spec import build_codec
-    from gcbench.plan import CodecPlan
-    from gcbench.registry import codecs
-    from gcbench.targeting import select_settings
+    from gcbench.execution.plan import CodecPlan
+    from gcbench.codecs.registry import codecs
+    from gcbench.execution.equal_bitrate import select_settings
 
     spec = codecs.get(codec_name)
     codec = build_codec(spec)
@@ -150,8 +150,8 @@ def test_kodak_selection_within_one_step(kodak_dir: Path, tmp_path: Path, codec_
 
 
 def test_run_with_target_bpp(kodak_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from gcbench.collect import load_results
-    from gcbench.targeting import equal_bitrate_table, load_selections
+    from gcbench.results.curves import load_results
+    from gcbench.execution.equal_bitrate import equal_bitrate_table, load_selections
 
     out = tmp_path / "run"
     argv = ["run", "--codec", "jpeg@10,50", "--codec", "webp@10,50", "--dataset", str(kodak_dir),

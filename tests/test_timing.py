@@ -23,8 +23,8 @@ import pytest
 from gcbench import timing
 from gcbench.codecs.base import Codec
 from gcbench.codecs.spec import spec_from_dict
-from gcbench.errors import ConfigError, GcbenchError, UnavailableError
-from gcbench.stages import stage
+from gcbench.core.errors import ConfigError, GcbenchError, UnavailableError
+from gcbench.codecs.stages import stage
 from gcbench.timing import CpuClock, CudaClock, TimingConfig, run_timing
 
 SLOW = 0.25  # seconds the first call of SlowFirstCodec takes on top of its work
@@ -65,7 +65,7 @@ class SlowFirstCodec(Codec):
 
 
 class StagedCodec(Codec):
-    """A learned codec's shape: steps wrapped in gcbench.stages.stage."""
+    """A learned codec's shape: steps wrapped in gcbench.codecs.stages.stage."""
 
     def encode(self, image, setting, side=None):
         with stage("analysis"):
@@ -316,7 +316,7 @@ def test_rows_carry_fingerprint_threads_and_bpp(image_folder, tmp_path):
     # bpp from the bitstream: the same encode done here by hand
     from PIL import Image
 
-    from gcbench.registry import get_codec
+    from gcbench.codecs.registry import get_codec
 
     arr = np.asarray(Image.open(folder / "img00.png").convert("RGB"))
     n = len(get_codec("jpeg").encode(arr, 60))
@@ -627,8 +627,8 @@ def test_cli_timing_and_merge(image_folder, tmp_path, capsys):
 # -------------------------------------------------------------------------------------------
 
 def test_run_records_single_shot_times(image_folder, tmp_path):
-    from gcbench.runner import RunConfig, run
-    from gcbench.views import per_image, summary_table
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image, summary_table
 
     folder = image_folder(2, (24, 32))
     run(RunConfig(codecs=["jpeg@50"], dataset=str(folder), out=tmp_path / "r", metrics=["psnr"], progress=False,

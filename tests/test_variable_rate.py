@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from gcbench.codecs.base import Codec
-from gcbench.runner import RunConfig, run
-from gcbench.views import per_image, summary_table
+from gcbench.execution.runner import RunConfig, run
+from gcbench.results.views import per_image, summary_table
 
 NINE = ["1.0", "1.25", "1.5", "1.75", "2.0", "2.25", "2.5", "2.75", "3.0"]
 
@@ -95,7 +95,7 @@ def test_settings_sort_numerically_in_tables_and_plots(tmp_path: Path, image_fol
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import matplotlib.pyplot as plt
 
-    from gcbench.plots import plot_rd
+    from gcbench.analysis.plots import plot_rd
 
     images = image_folder(1, (32, 48))
     out = tmp_path / "out"

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from gcbench.cli import main
-from gcbench.errors import ConfigError, GcbenchError
-from gcbench.runner import RunConfig, run
-from gcbench.views import per_image, summary, summary_table, to_markdown, write_table
+from gcbench.core.errors import ConfigError, GcbenchError
+from gcbench.execution.runner import RunConfig, run
+from gcbench.results.views import per_image, summary, summary_table, to_markdown, write_table
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from gcbench import weights
 from gcbench.cli import main
-from gcbench.errors import ConfigError, UnknownNameError, WeightsError
+from gcbench.core.errors import ConfigError, UnknownNameError, WeightsError
 
 NIQE_SHA = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
 

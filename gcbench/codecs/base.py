@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..availability import OK, Availability
-from ..settings import Setting
+from gcbench.core.availability import OK, Availability
+from gcbench.core.settings import Setting
 
 if TYPE_CHECKING:
-    from .spec import CodecSpec
+    from gcbench.codecs.spec import CodecSpec
 
 
 @dataclass
@@ -84,7 +84,7 @@ class Codec(ABC):
 
 def as_rgb_uint8(array: np.ndarray, what: str = "decoded image") -> np.ndarray:
     """Check and normalise a decoder's output to a contiguous H×W×3 uint8 array."""
-    from ..errors import CodecError
+    from gcbench.core.errors import CodecError
 
     array = np.asarray(array)
     if array.dtype != np.uint8:

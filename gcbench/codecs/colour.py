@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CodecError, ConfigError
+from gcbench.core.errors import CodecError, ConfigError
 
 # (Kr, Kb) of each matrix; Kg = 1 − Kr − Kb.
 MATRICES: dict[str, tuple[float, float]] = {

@@ -15,7 +15,7 @@ bitstream on disk is exactly what a receiver needs and bpp counts every byte of 
     -4      CRC-32 of every byte before it (big-endian)
 
 Varints keep the overhead at about 30 bytes for a typical image (0.0006 bpp on a Kodak image). The
-CRC-32 makes a damaged file a clear :class:`~gcbench.errors.CodecError` instead of an entropy
+CRC-32 makes a damaged file a clear :class:`~gcbench.core.errors.CodecError` instead of an entropy
 decoder quietly producing a wrong image; every length is checked against the bytes that are
 left, so no input makes the parser allocate more than the input's size.
 """
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CodecError
+from gcbench.core.errors import CodecError
 
 MAGIC = b"GCBC"
 VERSION = 1

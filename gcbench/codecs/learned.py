@@ -46,7 +46,7 @@ Options shared by all (``--codec-option NAME.KEY=VALUE`` overrides any of them):
 - ``pad_multiple``, ``pad_mode`` (``constant``, ``reflect``, ``replicate``), ``pad_align``
   (``center``, ``bottom-right``).
 - ``stages``: which of the model's sub-modules are which stage, for the stage timing of
-  :mod:`gcbench.stages` (defaults cover CompressAI's ``g_a``/``h_a``/``h_s``/``g_s`` and HiFiC's
+  :mod:`gcbench.codecs.stages` (defaults cover CompressAI's ``g_a``/``h_a``/``h_s``/``g_s`` and HiFiC's
   ``encoder``/``hyper_*``/``decoder``). Stages: ``preprocess`` (to tensor, pad), ``analysis``,
   ``hyper`` (hyper analysis/synthesis, context model), ``entropy-coding`` (everything else in
   ``compress``/``decompress``: the range coder, quantisation, and the container),
@@ -67,12 +67,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..availability import OK, Availability, require_modules
-from ..errors import CodecError, ConfigError, GcbenchError, PluginError, WeightsError
-from ..settings import Setting, format_setting
-from ..stages import stage
-from . import container
-from .base import Codec, Encoded, as_rgb_uint8
+from gcbench.core.availability import OK, Availability, require_modules
+from gcbench.core.errors import CodecError, ConfigError, GcbenchError, PluginError, WeightsError
+from gcbench.core.settings import Setting, format_setting
+from gcbench.codecs.stages import stage
+from gcbench.codecs import container
+from gcbench.codecs.base import Codec, Encoded, as_rgb_uint8
 
 PRE, ANALYSIS, HYPER, ENTROPY, SYNTHESIS, POST = (
     "preprocess", "analysis", "hyper", "entropy-coding", "synthesis", "postprocess")
@@ -129,7 +129,7 @@ class StageHooks:
     The model's top-level sub-modules named in ``roles`` get forward hooks; while :meth:`running`
     is active, entering such a module pauses the current stage and starts the module's, leaving
     it resumes the one before. Stages never overlap, so they add up to the whole call. Hooks do
-    nothing outside :meth:`running`; :func:`gcbench.stages.stage` itself does nothing unless a
+    nothing outside :meth:`running`; :func:`gcbench.codecs.stages.stage` itself does nothing unless a
     recorder is active, so a normal run pays a context-variable look-up per module call.
     """
 
@@ -430,7 +430,7 @@ class LearnedCodec(Codec):
         )
 
     def checkpoint_weights(self, setting: str) -> tuple[dict[str, Any], str]:
-        from ..weights import file_sha256, verify_file
+        from gcbench.weights import file_sha256, verify_file
 
         raw = _per_setting(self.checkpoint, setting, f"codec {self.name!r}: checkpoint")
         path = Path(str(raw).replace("{setting}", setting)).expanduser()
@@ -548,7 +548,7 @@ class LearnedCodec(Codec):
         """
         import torch
 
-        from ..metrics.region import bits_map_from_likelihoods
+        from gcbench.metrics.region import bits_map_from_likelihoods
 
         model = self.model_for(format_setting(setting))
         height, width = image.shape[:2]
@@ -676,14 +676,14 @@ class CompressAIZooCodec(LearnedCodec):
         """Every pretrained file the run needs is found (or downloaded) before any work starts."""
         if self.random_weights or self.checkpoint is not None:
             return
-        from .. import weights
+        from gcbench import weights
 
         for setting in settings:
             self.check_setting(format_setting(setting))
             weights.resolve(register_zoo_weights(self.architecture, self.metric, int(setting), self.name))
 
     def default_weights(self, setting: str) -> tuple[dict[str, Any], str]:
-        from .. import weights
+        from gcbench import weights
 
         name = register_zoo_weights(self.architecture, self.metric, int(setting), self.name)
         path = weights.resolve(name)
@@ -707,7 +707,7 @@ def register_zoo_weights(architecture: str, metric: str, quality: int, used_by: 
     """Add CompressAI's published file for (architecture, metric, quality) to gcbench's weights manifest."""
     from compressai.zoo.image import model_urls
 
-    from .. import weights
+    from gcbench import weights
 
     try:
         url = model_urls[architecture][metric][quality]
@@ -770,7 +770,7 @@ class ModelCodec(LearnedCodec):
         return out
 
     def model_class(self) -> Any:
-        from ..registry import import_target
+        from gcbench.core.registry import import_target
 
         try:
             return import_target(self.model_target)
@@ -849,9 +849,9 @@ def with_learned_flags(codec_args: list[str], overrides: Mapping[str, Mapping[st
     ``codec_args`` (``name`` or ``name@settings``): their ``random_weights`` and ``device`` options.
     Other codecs are left alone, so their task keys do not change; an explicit
     ``--codec-option NAME.device=…`` wins over ``--device``."""
-    from ..registry import codecs as codec_registry
-    from ..settings import split_codec_arg
-    from .spec import _merge, adapter_class
+    from gcbench.codecs.registry import codecs as codec_registry
+    from gcbench.core.settings import split_codec_arg
+    from gcbench.codecs.spec import _merge, adapter_class
 
     out = {name: dict(opts) for name, opts in overrides.items()}
     for arg in codec_args:

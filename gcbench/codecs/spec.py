@@ -21,10 +21,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, PluginError
-from ..resources import search_path
-from ..settings import Setting, format_setting
-from ..tomlio import read_toml
+from gcbench.core.errors import ConfigError, PluginError
+from gcbench.core.resources import search_path
+from gcbench.core.settings import Setting, format_setting
+from gcbench.core.tomlio import read_toml
 
 _KNOWN_KEYS = {
     "name", "base", "adapter", "description", "rate_param", "settings", "options", "library",
@@ -159,11 +159,12 @@ def spec_from_dict(raw: dict[str, Any], *, default_name: str, source: str = "") 
 
 
 def adapter_class(spec: CodecSpec) -> type:
-    from ..registry import adapters, import_target
+    from gcbench.codecs.registry import adapters
+    from gcbench.core.registry import import_target
 
     if ":" in spec.adapter:
         cls = import_target(spec.adapter)
-        from ..registry import _validate_adapter
+        from gcbench.codecs.registry import _validate_adapter
 
         return _validate_adapter(spec.adapter, cls)
     return adapters.get(spec.adapter)
@@ -175,7 +176,7 @@ def build_codec(spec: CodecSpec) -> Any:
 
 def spec_from_plugin(name: str, obj: Any) -> CodecSpec:
     """A spec for an entry-point plugin: a Codec subclass that declares its defaults."""
-    from .base import Codec
+    from gcbench.codecs.base import Codec
 
     if not (isinstance(obj, type) and issubclass(obj, Codec)):
         raise PluginError(f"codec plugin {name!r} must be a gcbench.Codec subclass, got {obj!r}")

@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..availability import OK, Availability
-from ..errors import PluginError
+from gcbench.core.availability import OK, Availability
+from gcbench.core.errors import PluginError
 
 Kind = Literal["pair", "noref", "set", "task"]
 KINDS = ("pair", "noref", "set", "task")
@@ -52,7 +52,7 @@ class Metric(ABC):
     implementation_version: ClassVar[int] = 1
     #: torch-based metrics run on ``device``; pure-numpy ones ignore it
     uses_device: ClassVar[bool] = False
-    #: pair metrics that read the image's mask (gcbench.masks): the worker calls
+    #: pair metrics that read the image's mask (gcbench.data.masks): the worker calls
     #: ``compute(original, reconstruction, mask=…)`` with a read-only float32 H×W array in [0, 1]
     needs_mask: ClassVar[bool] = False
     #: pair metrics that query the codec (estimated bits from its likelihoods): the worker adds
@@ -122,7 +122,7 @@ def validate_metric_class(name: str, obj: Any) -> type[Metric]:
 
 def column_index() -> dict[str, Column]:
     """Every declared column of every registered metric whose class loads (for views and plots)."""
-    from ..registry import metrics
+    from gcbench.metrics.registry import metrics
 
     out: dict[str, Column] = {}
     for name in metrics.names():

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from ..availability import Availability, require_modules
-from ..errors import ConfigError, MetricError
-from .base import Column, ImageContext, SetMetric, SetResult
+from gcbench.core.availability import Availability, require_modules
+from gcbench.core.errors import ConfigError, MetricError
+from gcbench.metrics.base import Column, ImageContext, SetMetric, SetResult
 
 WEIGHTS_ENTRY = "inception-fid"
 FEATURE_LAYER = "2048"
@@ -120,7 +120,7 @@ class InceptionFeatures:
     def __call__(self, patches: np.ndarray) -> np.ndarray:
         import torch
 
-        from .perceptual import full_precision
+        from gcbench.metrics.perceptual import full_precision
 
         out = []
         with torch.no_grad(), full_precision(self.device):
@@ -161,7 +161,7 @@ class _PatchInceptionMetric(SetMetric):
         self._weights_path: Any = None
         self._extractor: InceptionFeatures | None = None
         if inception_weights is not None:
-            from .. import weights
+            from gcbench import weights
 
             self._override = weights.describe_override(inception_weights, WEIGHTS_ENTRY)
 
@@ -170,7 +170,7 @@ class _PatchInceptionMetric(SetMetric):
         return require_modules("torch", "torch_fidelity", extra="perceptual")
 
     def _weights_id(self) -> str:
-        from .. import weights
+        from gcbench import weights
 
         return weights.identity_of(WEIGHTS_ENTRY, self._override)
 
@@ -194,7 +194,7 @@ class _PatchInceptionMetric(SetMetric):
         if self._override is not None:
             self._weights_path = self._override.path
         else:
-            from .. import weights
+            from gcbench import weights
 
             self._weights_path = weights.resolve(WEIGHTS_ENTRY)
 
@@ -229,7 +229,7 @@ class _PatchInceptionMetric(SetMetric):
     def _reference_missing(self, original: np.ndarray, context: ImageContext | None) -> bool:
         if context is None:
             return False
-        from ..features import reference_path
+        from gcbench.results.features import reference_path
 
         return (self._key(original) not in _RECENT
                 and not reference_path(self.reference_identity(), context.sha256).is_file())

@@ -13,7 +13,7 @@ PSPNet inference (ResNetV1c, PSPHead, FCNHead, EncoderDecoder) calls neither. :f
 registers a module ``mmcv.ops`` whose ``__path__`` is mmcv-lite's own ``ops`` folder, without
 running its ``__init__``; it exports mmcv-lite's own ``point_sample.py`` (the same code the full
 mmcv runs, on CPU and GPU alike) and, for the compiled names imported at module level, a
-stand-in that raises :class:`~gcbench.errors.UnavailableError` if it is ever called. Any other
+stand-in that raises :class:`~gcbench.core.errors.UnavailableError` if it is ever called. Any other
 name raises ModuleNotFoundError, which is what mmseg's own fallbacks catch
 (``try: from mmcv.ops import CrissCrossAttention except ModuleNotFoundError: … = None``), so
 heads that need compiled ops are simply unavailable, as with no ops at all.
@@ -50,7 +50,7 @@ def compiled_ops_present() -> bool:
 
 def _standin(name: str) -> Any:
     def unavailable(*args: Any, **kwargs: Any) -> Any:
-        from ..errors import UnavailableError
+        from gcbench.core.errors import UnavailableError
 
         raise UnavailableError(
             f"mmcv.ops.{name} is a compiled op and mmcv-lite has none; gcbench's PSPNet inference does not use "

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..availability import Availability, require_modules
-from ..errors import ConfigError, MetricError
-from .base import Column, NoRefMetric
+from gcbench.core.availability import Availability, require_modules
+from gcbench.core.errors import ConfigError, MetricError
+from gcbench.metrics.base import Column, NoRefMetric
 
 WEIGHTS_ENTRY = "niqe-pristine"
 BLOCK = 96  # NIQE's block size: both sides must hold at least one block
@@ -43,8 +43,8 @@ def pyiqa_model_file(npz_path: Path) -> Path:
 
     import scipy.io
 
-    from .. import weights
-    from ..resources import cache_dir
+    from gcbench import weights
+    from gcbench.core.resources import cache_dir
 
     digest = weights.file_sha256(npz_path)
     target = cache_dir("niqe") / f"niqe_modelparameters-{digest[:16]}.mat"
@@ -53,7 +53,7 @@ def pyiqa_model_file(npz_path: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with np.load(npz_path) as npz:
         params = {"mu_prisparam": npz["mu_pris_param"], "cov_prisparam": npz["cov_pris_param"]}
-    from ..atomic import atomic_path
+    from gcbench.core.atomic import atomic_path
 
     with atomic_path(target, suffix=".mat") as tmp:
         scipy.io.savemat(tmp, params)
@@ -82,19 +82,19 @@ class NIQE(NoRefMetric):
         return require_modules("torch", "pyiqa", "scipy", extra="niqe")
 
     def versions(self) -> dict[str, str]:
-        from .. import weights
+        from gcbench import weights
 
         return {"pyiqa": _version("pyiqa"), "torch": _version("torch"), "model": weights.identity_of(WEIGHTS_ENTRY)}
 
     def preflight(self) -> None:
-        from .. import weights
+        from gcbench import weights
 
         weights.resolve(WEIGHTS_ENTRY)
 
     def prepare(self) -> None:
         if self._model is not None:
             return
-        from .. import weights
+        from gcbench import weights
 
         mat = pyiqa_model_file(weights.resolve(WEIGHTS_ENTRY))
         import pyiqa
@@ -118,8 +118,8 @@ class NIQE(NoRefMetric):
         return value
 
     def _original_score(self, original: np.ndarray) -> float:
-        from ..features import load_array, save_array
-        from ..resources import cache_dir
+        from gcbench.results.features import load_array, save_array
+        from gcbench.core.resources import cache_dir
 
         h = hashlib.sha256(np.ascontiguousarray(original).tobytes())
         h.update(json.dumps([original.shape, self.identity()]).encode())

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..availability import Availability, require_modules
-from ..errors import ConfigError, MetricError, WeightsError
-from .base import Column, PairMetric
+from gcbench.core.availability import Availability, require_modules
+from gcbench.core.errors import ConfigError, MetricError, WeightsError
+from gcbench.metrics.base import Column, PairMetric
 
 LPIPS_TRUNKS = {"alex": ("alexnet-imagenet", "alexnet"), "vgg": ("vgg16-imagenet", "vgg16")}
 DISTS_TRUNK = "vgg16-imagenet"
@@ -106,20 +106,20 @@ class _TrunkMetric(PairMetric):
         super().__init__(device, **options)
         self._override: Any = None
         if trunk_weights is not None:
-            from .. import weights
+            from gcbench import weights
 
             self._override = weights.describe_override(trunk_weights, self.trunk_entry)
         self._model: Any = None
 
     def trunk_id(self) -> str:
-        from .. import weights
+        from gcbench import weights
 
         return weights.identity_of(self.trunk_entry, self._override)
 
     def trunk_path(self) -> Path:
         if self._override is not None:
             return self._override.path
-        from .. import weights
+        from gcbench import weights
 
         return weights.resolve(self.trunk_entry)
 
@@ -218,7 +218,7 @@ class DISTS(_TrunkMetric):
         return require_modules("torch", "DISTS_pytorch", extra="perceptual", package="dists-pytorch")
 
     def versions(self) -> dict[str, str]:
-        from .. import weights
+        from gcbench import weights
 
         try:
             alpha_beta = weights.file_sha256(dists_alpha_beta_path())[:16]

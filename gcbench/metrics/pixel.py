@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from ..availability import Availability, require_modules
-from ..errors import MetricError
-from .base import Column, PairMetric
+from gcbench.core.availability import Availability, require_modules
+from gcbench.core.errors import MetricError
+from gcbench.metrics.base import Column, PairMetric
 
 
 def _check_pair(original: np.ndarray, reconstruction: np.ndarray) -> None:

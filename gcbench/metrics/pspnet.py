@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UnavailableError, WeightsError
+from gcbench.core.errors import UnavailableError, WeightsError
 
 CONFIG_NAME = "pspnet_r50-d8_4xb2-40k_cityscapes-512x1024"
 WEIGHTS_ENTRY = "pspnet-r50-d8-cityscapes"
@@ -54,7 +54,7 @@ def config_file() -> Path:
 
 
 def _import_mmseg() -> Any:
-    from .mmcv_ops_shim import install
+    from gcbench.metrics.mmcv_ops_shim import install
 
     install()  # before mmseg: its modules import mmcv.ops at import time
     with warnings.catch_warnings():

@@ -1,7 +1,7 @@
 """Region-aware metrics: distortion inside and outside a region of interest, saliency-weighted
 distortion, LPIPS per region, and estimated bits per region for codecs that expose likelihoods.
 
-Each metric declares ``needs_mask``: the worker hands it the image's mask (gcbench.masks), a
+Each metric declares ``needs_mask``: the worker hands it the image's mask (gcbench.data.masks), a
 float32 H×W array in [0, 1]. Conventions:
 
 - **RoI** = pixels whose mask value is at least ``threshold`` (0.5 by default, so a binary mask
@@ -29,9 +29,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError, MetricError
-from .base import Column, PairMetric
-from .perceptual import LPIPS
+from gcbench.core.errors import ConfigError, MetricError
+from gcbench.metrics.base import Column, PairMetric
+from gcbench.metrics.perceptual import LPIPS
 
 DEFAULT_THRESHOLD = 0.5
 

@@ -3,7 +3,7 @@
 Two task metrics, one per kind of label:
 
 - ``miou``: against the Cityscapes ground truth (``gtFine`` ``labelTrainIds``, found beside each
-  image by :mod:`gcbench.cityscapes`), the protocol of generative-compression papers;
+  image by :mod:`gcbench.data.cityscapes`), the protocol of generative-compression papers;
 - ``miou-pseudo``: against PSPNet's own segmentation of the original image ("semantic
   preservation"), for any dataset, no labels needed. A lossless codec scores exactly 1.
 
@@ -39,9 +39,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..availability import Availability, require_modules
-from ..errors import ConfigError, MetricError
-from .base import Column, ImageContext, SetMetric, SetResult
+from gcbench.core.availability import Availability, require_modules
+from gcbench.core.errors import ConfigError, MetricError
+from gcbench.metrics.base import Column, ImageContext, SetMetric, SetResult
 
 CLASSES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation",
            "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
@@ -168,8 +168,8 @@ class _PSPNetMIoU(SetMetric):
         self._segmenter: Any = None
         self._pseudo_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         if checkpoint is not None:
-            from .. import weights
-            from .pspnet import WEIGHTS_ENTRY
+            from gcbench import weights
+            from gcbench.metrics.pspnet import WEIGHTS_ENTRY
 
             self._override = weights.describe_override(checkpoint, WEIGHTS_ENTRY)
 
@@ -178,15 +178,15 @@ class _PSPNetMIoU(SetMetric):
         return require_modules("torch", "mmseg", "mmengine", "mmcv", extra="seg")
 
     def _weights_id(self) -> str:
-        from .. import weights
-        from .pspnet import WEIGHTS_ENTRY
+        from gcbench import weights
+        from gcbench.metrics.pspnet import WEIGHTS_ENTRY
 
         if self.random_seed is not None:
             return f"random-init:he-normal:seed={self.random_seed}"
         return weights.identity_of(WEIGHTS_ENTRY, self._override)
 
     def versions(self) -> dict[str, str]:
-        from .mmcv_ops_shim import ops_backend
+        from gcbench.metrics.mmcv_ops_shim import ops_backend
 
         return {"mmsegmentation": _version("mmsegmentation"), "mmengine": _version("mmengine"),
                 "mmcv": _version("mmcv") if _version("mmcv") != "not installed" else f"lite {_version('mmcv-lite')}",
@@ -202,14 +202,14 @@ class _PSPNetMIoU(SetMetric):
         if self._override is not None:
             self._weights_path = self._override.path
         else:
-            from .. import weights
-            from .pspnet import WEIGHTS_ENTRY
+            from gcbench import weights
+            from gcbench.metrics.pspnet import WEIGHTS_ENTRY
 
             self._weights_path = weights.resolve(WEIGHTS_ENTRY)
 
     def segmenter(self) -> Any:
         if self._segmenter is None:
-            from .pspnet import PSPNetSegmenter
+            from gcbench.metrics.pspnet import PSPNetSegmenter
 
             self.prepare()
             self._segmenter = PSPNetSegmenter(self.device, checkpoint=self._weights_path, random_seed=self.random_seed,
@@ -219,7 +219,7 @@ class _PSPNetMIoU(SetMetric):
     # -- labels ----------------------------------------------------------------------------------
     def _cached_pseudo(self, context: ImageContext, shape: tuple[int, ...]) -> np.ndarray | None:
         """The original's segmentation from memory or from the reference cache on this machine."""
-        from ..features import load_array, reference_path
+        from gcbench.results.features import load_array, reference_path
 
         found = self._pseudo_cache.get(context.sha256)
         if found is None:
@@ -249,7 +249,7 @@ class _PSPNetMIoU(SetMetric):
         if reconstruction.shape != original.shape:
             raise MetricError(f"reconstruction is {reconstruction.shape}, original is {original.shape}")
         if not self.pseudo:
-            from ..cityscapes import read_label
+            from gcbench.data.cityscapes import read_label
 
             label = read_label(context.path, original.shape[:2])
             return confusion(self.segmenter().segment([reconstruction])[0], label)

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import MetricError
-from .base import Column, PairMetric
-from .pixel import to_db
+from gcbench.core.errors import MetricError
+from gcbench.metrics.base import Column, PairMetric
+from gcbench.metrics.pixel import to_db
 
 SIGMA = 1.5
 TRUNCATE = 3.5

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from .answers import Answers, Rejected, load_answers
-from .keyfile import read_key
-from .stats import (
+from gcbench.core.errors import ConfigError
+from gcbench.study.answers import Answers, Rejected, load_answers
+from gcbench.study.keyfile import read_key
+from gcbench.study.stats import (
     binomial_p,
     bradley_terry,
     elo_many,
@@ -72,7 +72,7 @@ class AnalysisReport:
     outputs: list[Path] = field(default_factory=list)
 
     def text(self) -> str:
-        from ..views import to_markdown
+        from gcbench.results.views import to_markdown
 
         lines = self.quality_lines()
         lines += ["", "Pairwise preferences:", to_markdown(self.pairs_for_display()), "", "Scores:",
@@ -246,7 +246,7 @@ def analyze_study(config: AnalysisConfig) -> AnalysisReport:
 def _write(report: AnalysisReport, config: AnalysisConfig) -> list[Path]:
     import pandas as pd
 
-    from ..views import to_markdown
+    from gcbench.results.views import to_markdown
 
     out = report.out
     out.mkdir(parents=True, exist_ok=True)
@@ -265,7 +265,7 @@ def _write(report: AnalysisReport, config: AnalysisConfig) -> list[Path]:
     ]) + "\n", encoding="utf-8")
     written.append(md)
     if config.plot and report.n_comparisons:
-        from .plot import plot_study
+        from gcbench.study.plot import plot_study
 
         written += plot_study(report.pairs, report.scores, out / "preferences", config.confidence)
     return written

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
+from gcbench.core.errors import ConfigError
 
 RULES = ("random", "variance")
 Box = tuple[int, int, int, int]

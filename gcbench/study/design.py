@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from .crops import Box
-from .integrity import opaque_id
+from gcbench.core.errors import ConfigError
+from gcbench.study.crops import Box
+from gcbench.study.integrity import opaque_id
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from .crops import RULES, Box, choose_boxes, cut, degrade
-from .design import (
+from gcbench.core.errors import ConfigError
+from gcbench.study.crops import RULES, Box, choose_boxes, cut, degrade
+from gcbench.study.design import (
     CatchSource,
     Item,
     TrialIds,
@@ -43,11 +43,11 @@ from .design import (
     draw_trials,
     participant_rng,
 )
-from .form import check_post_url, render_form
-from .integrity import new_hmac_key, new_token, opaque_id
-from .keyfile import KEY_FORMAT, KEY_NAME, KEY_VERSION, write_key
-from .recon import Decoders, load_original
-from .selection import Selection, open_store, select
+from gcbench.study.form import check_post_url, render_form
+from gcbench.study.integrity import new_hmac_key, new_token, opaque_id
+from gcbench.study.keyfile import KEY_FORMAT, KEY_NAME, KEY_VERSION, write_key
+from gcbench.study.recon import Decoders, load_original
+from gcbench.study.selection import Selection, open_store, select
 
 HANDOUT = "handout"
 IMG = "img"
@@ -288,7 +288,7 @@ def _export(config: ExportConfig, sel: Selection, store: Any, seed: int, out: Pa
         forms.append(path)
     crowd_csv = _write_crowd_csv(out / "crowd" / "trials.csv", crowd_trials, config.image_url_prefix)
 
-    from .. import __version__
+    from gcbench import __version__
 
     key = {
         "format": KEY_FORMAT, "version": KEY_VERSION, "study": study_id, "created": time.time(),

@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from gcbench.core.errors import ConfigError
 
 _PLACEHOLDER = re.compile(r"@@([A-Z]+)@@")
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from gcbench.core.errors import ConfigError
 
 KEY_FORMAT = "gcbench-study-key"
 KEY_VERSION = 1
@@ -20,7 +20,7 @@ KEY_NAME = "study-key.json"
 
 
 def write_key(path: Path, key: dict[str, Any]) -> Path:
-    from ..atomic import atomic_path
+    from gcbench.core.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         os.chmod(tmp, 0o600)  # only the study's owner may read the key

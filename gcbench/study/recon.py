@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CodecError, ConfigError, GcbenchError, ImageLoadError
-from .selection import Reconstruction
+from gcbench.core.errors import CodecError, ConfigError, GcbenchError, ImageLoadError
+from gcbench.study.selection import Reconstruction
 
 
 class Decoders:
@@ -30,7 +30,7 @@ class Decoders:
 
     def _recorded_specs(self) -> dict[tuple[str, str], dict[str, Any]]:
         if self._specs is None:
-            from ..codecs.spec import CodecSpec
+            from gcbench.codecs.spec import CodecSpec
 
             self._specs = {}
             names = {f.name for f in fields(CodecSpec)}
@@ -54,11 +54,11 @@ class Decoders:
         codec = self._codecs.get(slot)
         if codec is not None:
             return codec
-        from ..codecs.spec import build_codec
+        from gcbench.codecs.spec import build_codec
 
         spec = self._recorded_specs().get(slot)
         if spec is None:
-            from ..registry import codecs as registry
+            from gcbench.codecs.registry import codecs as registry
 
             if rec.codec in registry:
                 candidate = registry.get(rec.codec)
@@ -78,7 +78,7 @@ class Decoders:
         return codec
 
     def decode(self, rec: Reconstruction) -> np.ndarray:
-        from ..codecs.base import as_rgb_uint8
+        from gcbench.codecs.base import as_rgb_uint8
 
         path = self.store.bitstream_path(rec.key)
         if not path.is_file():
@@ -97,7 +97,7 @@ class Decoders:
 
 def load_original(store: Any, rec: Reconstruction, originals: str | Path | None = None) -> np.ndarray:
     """The original image of a task, checked against the hash stored with it."""
-    from ..images import load_image
+    from gcbench.data.images import load_image
 
     candidates: list[Path] = []
     if originals is not None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..settings import format_setting, parse_setting
+from gcbench.core.errors import ConfigError
+from gcbench.core.settings import format_setting, parse_setting
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,6 @@ def select(
 
 
 def open_store(results: str | Path) -> Any:
-    from ..store import ResultStore
+    from gcbench.results.store import ResultStore
 
     return ResultStore(results, create=False)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UnavailableError
+from gcbench.core.errors import UnavailableError
 
 ELO_START = 2000.0
 ELO_K = 30.0

@@ -17,7 +17,7 @@ What a timing row means (``gcbench timing``):
   the OpenMP/BLAS variables, and the codec library's own thread option when the codec has one.
 - Command-line codecs pay one process start-up per call; it is measured once apart (a codec's
   ``startup_probe()``, timed here, or its ``startup_seconds()``) and reported in its own column.
-- Learned codecs that wrap their steps in ``gcbench.stages.stage`` get one column per stage.
+- Learned codecs that wrap their steps in ``gcbench.codecs.stages.stage`` get one column per stage.
 - Every row carries the hardware fingerprint (``hw_*`` columns) with the user's name for the
   machine, so timings from several machines merge into one table with a column group each.
 
@@ -29,7 +29,7 @@ the report the same numbers as a DataFrame.
 
 from __future__ import annotations
 
-from .common import (  # noqa: F401
+from gcbench.timing.common import (  # noqa: F401
     CHART_STEM,
     DIRECTIONS,
     META_FILE,
@@ -38,7 +38,7 @@ from .common import (  # noqa: F401
     TABLE_STEM,
     THREAD_OPTIONS,
 )
-from .clocks import (  # noqa: F401
+from gcbench.timing.clocks import (  # noqa: F401
     Clock,
     CpuClock,
     CudaBackend,
@@ -50,7 +50,7 @@ from .clocks import (  # noqa: F401
     make_clock,
     timed_call,
 )
-from .measure import (  # noqa: F401
+from gcbench.timing.measure import (  # noqa: F401
     CellResult,
     Sample,
     Startup,
@@ -60,7 +60,7 @@ from .measure import (  # noqa: F401
     measure_cell,
     measure_startup,
 )
-from .storage import (  # noqa: F401
+from gcbench.timing.storage import (  # noqa: F401
     _atomic_write,
     _check_folder,
     _combine,
@@ -69,7 +69,7 @@ from .storage import (  # noqa: F401
     load_samples,
     load_timing,
 )
-from .tables import (  # noqa: F401
+from gcbench.timing.tables import (  # noqa: F401
     GROUP,
     Measure,
     TimingTable,
@@ -89,11 +89,11 @@ from .tables import (  # noqa: F401
     to_latex,
     to_markdown,
 )
-from .chart import (  # noqa: F401
+from gcbench.timing.chart import (  # noqa: F401
     plot_timing,
     write_exports,
 )
-from .run import (  # noqa: F401
+from gcbench.timing.run import (  # noqa: F401
     TimingConfig,
     TimingReport,
     _codec_plans,

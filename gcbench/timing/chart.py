@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from gcbench.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-from .common import CHART_STEM, DIRECTIONS, SUMMARY_FILE, TABLE_STEM
-from .storage import _atomic_write
-from .tables import render, timing_table
+from gcbench.timing.common import CHART_STEM, DIRECTIONS, SUMMARY_FILE, TABLE_STEM
+from gcbench.timing.storage import _atomic_write
+from gcbench.timing.tables import render, timing_table
 
 
 # ---------------------------------------------------------------------------------------------
@@ -28,7 +28,7 @@ def plot_timing(summary: pd.DataFrame, out_stem: str | Path, *, per: str = "imag
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..views import sort_rows
+    from gcbench.results.views import sort_rows
 
     if per not in ("image", "mp"):
         raise ConfigError(f"per must be image or mp, got {per!r}")

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import ConfigError, UnavailableError
-from ..stages import record_stages
+from gcbench.core.errors import ConfigError, UnavailableError
+from gcbench.codecs.stages import record_stages
 
 if TYPE_CHECKING:
 
@@ -170,7 +170,7 @@ def fixed_threads(threads: int) -> Iterator[dict[str, Any]]:
     torch allows the inter-op count to be set once per process, so it is recorded as it
     really is (``torch_inter_op``) rather than as asked.
     """
-    from ..worker import _THREAD_VARS, pin_threads
+    from gcbench.execution.worker import _THREAD_VARS, pin_threads
 
     if not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"--threads must be a positive integer, got {threads!r}")

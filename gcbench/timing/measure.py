@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CodecError, UnavailableError
+from gcbench.core.errors import CodecError, UnavailableError
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..codecs.spec import CodecSpec
-from .clocks import Clock, CpuClock, Timed, timed_call
-from .common import THREAD_OPTIONS
+    from gcbench.codecs.spec import CodecSpec
+from gcbench.timing.clocks import Clock, CpuClock, Timed, timed_call
+from gcbench.timing.common import THREAD_OPTIONS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,7 +58,7 @@ def build_for_timing(spec: CodecSpec, settings: Sequence[Any], *, threads: int, 
     ``set_threads(n)`` method. ``random_weights`` (timing an untrained architecture) reaches
     only codecs whose class declares ``accepts_random_weights``; the rows record it.
     """
-    from ..codecs.spec import adapter_class
+    from gcbench.codecs.spec import adapter_class
 
     cls = adapter_class(spec)
     overrides: dict[str, Any] = {}
@@ -160,7 +160,7 @@ class CellResult:
 def measure_cell(codec: Any, image: np.ndarray, setting: Any, clock: Clock, *, warmup: int, repeats: int,
                  stages: bool = True) -> CellResult:
     """W untimed encode+decode runs, then R timed ones; the first timed decode is checked."""
-    from ..codecs.base import Encoded, as_rgb_uint8
+    from gcbench.codecs.base import Encoded, as_rgb_uint8
 
     size = (int(image.shape[0]), int(image.shape[1]))
     for _ in range(warmup):

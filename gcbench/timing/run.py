@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, GcbenchError, ImageLoadError
+from gcbench.core.errors import ConfigError, GcbenchError, ImageLoadError
 
 if TYPE_CHECKING:
 
-    from ..codecs.spec import CodecSpec
-from .chart import write_exports
-from .clocks import Clock, check_device, fixed_threads, make_clock
-from .measure import CellResult, TimedCodec, build_for_timing, measure_cell, measure_startup
-from .storage import _check_folder, _combine, _write_meta, _write_samples
-from .tables import summarise
+    from gcbench.codecs.spec import CodecSpec
+from gcbench.timing.chart import write_exports
+from gcbench.timing.clocks import Clock, check_device, fixed_threads, make_clock
+from gcbench.timing.measure import CellResult, TimedCodec, build_for_timing, measure_cell, measure_startup
+from gcbench.timing.storage import _check_folder, _combine, _write_meta, _write_samples
+from gcbench.timing.tables import summarise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,9 +76,9 @@ class TimingReport:
 
 
 def _codec_plans(entries: list[Any], overrides: dict[str, dict[str, Any]]) -> list[tuple[CodecSpec, tuple[Any, ...]]]:
-    from ..codecs.spec import CodecSpec
-    from ..registry import codecs as codec_registry
-    from ..settings import split_codec_arg
+    from gcbench.codecs.spec import CodecSpec
+    from gcbench.codecs.registry import codecs as codec_registry
+    from gcbench.core.settings import split_codec_arg
 
     if not entries:
         raise ConfigError("no codec given (use --codec NAME; `gcbench ls codecs` lists them)")
@@ -107,10 +107,10 @@ def run_timing(config: TimingConfig) -> TimingReport:
     """Time every (codec, setting) on the dataset; write samples, summary, table and chart to ``out``."""
     from tqdm import tqdm
 
-    from ..datasets import load_dataset
-    from ..hardware import fingerprint, flat_fingerprint
-    from ..images import load_image
-    from ..settings import format_setting, numeric_value
+    from gcbench.data.datasets import load_dataset
+    from gcbench.core.hardware import fingerprint, flat_fingerprint
+    from gcbench.data.images import load_image
+    from gcbench.core.settings import format_setting, numeric_value
 
     t_start = time.perf_counter()
     device = check_device(config.device)

@@ -8,15 +8,15 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, GcbenchError
+from gcbench.core.errors import ConfigError, GcbenchError
 
-from ..atomic import write_text
-from .common import META_FILE, SAMPLES_FILE
+from gcbench.core.atomic import write_text
+from gcbench.timing.common import META_FILE, SAMPLES_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .run import TimingConfig
+    from gcbench.timing.run import TimingConfig
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,6 +113,6 @@ def load_timing(source: str | Path) -> pd.DataFrame:
     ``encode_ms_iqr``, ``encode_ms_per_mp_median`` …, stage columns, start-up, threads and
     the ``hw_*`` fingerprint.
     """
-    from .tables import summarise  # tables merges folders through this function
+    from gcbench.timing.tables import summarise  # tables merges folders through this function
 
     return summarise(load_samples(source))

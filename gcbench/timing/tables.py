@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, GcbenchError
+from gcbench.core.errors import ConfigError, GcbenchError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-from .common import DIRECTIONS
-from .storage import load_timing
+from gcbench.timing.common import DIRECTIONS
+from gcbench.timing.storage import load_timing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ def summarise(samples: pd.DataFrame) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    from ..views import sort_rows
+    from gcbench.results.views import sort_rows
 
     hw_cols = [c for c in samples.columns if c.startswith("hw_")]
     out = []
@@ -159,8 +159,8 @@ def timing_table(summary: pd.DataFrame, *, per: str = "both", stages: bool = Tru
     """
     import pandas as pd
 
-    from ..hardware import describe
-    from ..views import sort_rows
+    from gcbench.core.hardware import describe
+    from gcbench.results.views import sort_rows
 
     if per not in ("image", "mp", "both"):
         raise ConfigError(f"per must be image, mp or both, got {per!r}")

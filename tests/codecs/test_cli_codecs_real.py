@@ -20,7 +20,7 @@ from PIL import Image
 from gcbench.codecs import colour
 from gcbench.codecs.external import ExternalCodec
 from gcbench.codecs.spec import build_codec
-from gcbench.registry import codecs
+from gcbench.codecs.registry import codecs
 
 KODAK = "kodim20.png"  # 768×512
 BUILD_ONLY = {"bpg", "bpg420", "vtm", "hm", "vvenc"}
@@ -144,8 +144,8 @@ def test_gcbench_equals_the_program_run_by_hand(name, one_kodak, tmp_path):
     import json
     import sqlite3
 
-    from gcbench.runner import RunConfig, run
-    from gcbench.views import per_image
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image
 
     setting, overrides, by_hand = DEBIAN[name]
     out = tmp_path / "out"
@@ -200,8 +200,8 @@ def test_rounding_beats_compressais_truncation_on_a_real_codec(one_kodak, tmp_pa
 
 
 def test_real_programs_in_folders_with_spaces(one_kodak, tmp_path, monkeypatch):
-    from gcbench.runner import RunConfig, run
-    from gcbench.views import per_image
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image
 
     bins = tmp_path / "my codec bins"
     bins.mkdir()
@@ -220,8 +220,8 @@ def test_real_programs_in_folders_with_spaces(one_kodak, tmp_path, monkeypatch):
 
 
 def test_a_real_program_failing_is_an_error_row_with_its_stderr(one_kodak, tmp_path):
-    from gcbench.runner import RunConfig, run
-    from gcbench.views import per_image
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image
 
     report = run(RunConfig(codecs=["cwebp@50", "opj@48"], dataset=str(one_kodak), out=tmp_path / "out",
                            metrics=["psnr"], codec_options={"cwebp": {"params": {"method": 99}}}, progress=False,

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from gcbench.codecs import colour as C
-from gcbench.errors import CodecError, ConfigError
+from gcbench.core.errors import CodecError, ConfigError
 
 COMBOS = [(m, r, d) for m in ("bt601", "bt709") for r in ("full", "limited") for d in (8, 10)]
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gcbench.codecs.container import MAGIC, VERSION, Payload, pack, string_bytes, unpack
-from gcbench.errors import CodecError
+from gcbench.core.errors import CodecError
 
 shapes = st.recursive(
     st.integers(min_value=-(2 ** 40), max_value=2 ** 40),

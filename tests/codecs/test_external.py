@@ -22,7 +22,7 @@ from conftest import smooth_image
 from gcbench.codecs import colour
 from gcbench.codecs.external import ExternalCodec, env_var, parse_binary_args, render
 from gcbench.codecs.spec import spec_from_dict
-from gcbench.errors import CodecError, ConfigError, UnavailableError
+from gcbench.core.errors import CodecError, ConfigError, UnavailableError
 
 FAKE = r'''#!{python}
 """A fake codec program: copies its input to its output, or fails as MODE says."""
@@ -265,7 +265,7 @@ def test_parse_binary_args():
 
 def _registry_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, specs: dict[str, dict]) -> None:
     """Write the specs as TOML into a spec folder and give the test a fresh codec registry."""
-    from gcbench import registry
+    from gcbench.codecs import registry
 
     folder = tmp_path / "specs"
     folder.mkdir(exist_ok=True)
@@ -292,8 +292,8 @@ def _toml(raw: dict) -> str:
 
 
 def test_every_failure_is_its_own_error_row_and_the_run_goes_on(bins, tmp_path, monkeypatch, image_folder, spaced_tmp):
-    from gcbench.runner import RunConfig, run
-    from gcbench.views import per_image
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image
 
     exe = bins / "fakecodec"
     pidfile = tmp_path / "grandchild.pid"
@@ -357,8 +357,8 @@ def _alive(pid: int) -> bool:
 
 def test_missing_program_stops_the_run_before_any_work(tmp_path, monkeypatch, image_folder):
     from gcbench.cli import main
-    from gcbench.listing import list_codecs
-    from gcbench.runner import RunConfig, run
+    from gcbench.catalog import list_codecs
+    from gcbench.execution.runner import RunConfig, run
 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.delenv("GCBENCH_BIN_FAKECODEC", raising=False)
@@ -375,9 +375,9 @@ def test_missing_program_stops_the_run_before_any_work(tmp_path, monkeypatch, im
 
 
 def test_program_gone_after_planning_is_an_error_row(bins, tmp_path, image_folder):
-    from gcbench.images import load_image
-    from gcbench.plan import CodecPlan, ImageItem, plan_tasks
-    from gcbench.worker import WorkerState, execute
+    from gcbench.data.images import load_image
+    from gcbench.execution.plan import CodecPlan, ImageItem, plan_tasks
+    from gcbench.execution.worker import WorkerState, execute
 
     exe = install_fake(tmp_path / "soon gone")
     spec = spec_from_dict(fake_raw(path=exe), default_name="f")
@@ -424,7 +424,7 @@ def test_concurrent_tasks_never_collide(bins, tmp_path, monkeypatch, image_folde
     for img, rec in zip(images, results):
         np.testing.assert_array_equal(rec, colour.yuv_to_rgb(colour.rgb_to_yuv(img, fmt), fmt))
     # and two worker processes running the same codec on different images
-    from gcbench.runner import RunConfig, run
+    from gcbench.execution.runner import RunConfig, run
 
     _registry_with(tmp_path, monkeypatch, {"f-par": fake_raw(path=bins / "fakecodec")})
     report = run(RunConfig(codecs=["f-par"], dataset=str(image_folder(2, (40, 56))), out=tmp_path / "out",

@@ -18,15 +18,16 @@ from hypothesis import strategies as st
 from PIL import Image
 from torch import nn
 
-from gcbench import registry
+from gcbench.codecs import registry
 from gcbench.codecs import container
-from gcbench.codecs.gan import fixedlength, zoo
+from gcbench.codecs.gan import fixedlength
+from gcbench.codecs.gan import zoo
 from gcbench.codecs.gan.layers import ChannelNorm2d, DenseBottleneck
 from gcbench.codecs.spec import build_codec
-from gcbench.errors import CodecError, UnavailableError, UnknownNameError, WeightsError
-from gcbench.runner import RunConfig, run
-from gcbench.store import ResultStore
-from gcbench.views import per_image
+from gcbench.core.errors import CodecError, UnavailableError, UnknownNameError, WeightsError
+from gcbench.execution.runner import RunConfig, run
+from gcbench.results.store import ResultStore
+from gcbench.results.views import per_image
 
 C, T = "Conv2d", "ConvTranspose2d"
 

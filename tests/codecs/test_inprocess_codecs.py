@@ -11,10 +11,10 @@ from conftest import smooth_image
 from PIL import Image
 
 from gcbench.codecs.base import Codec
-from gcbench.errors import CodecError
-from gcbench.images import load_image
+from gcbench.core.errors import CodecError
+from gcbench.data.images import load_image
 from gcbench.metrics.pixel import psnr
-from gcbench.registry import codecs, get_codec
+from gcbench.codecs.registry import codecs, get_codec
 
 IN_PROCESS = [n for n in codecs.names() if codecs.get(n).adapter in ("pillow", "heif", "jxl")]
 

@@ -21,21 +21,21 @@ import torch.nn.functional as F
 from conftest import smooth_image
 from PIL import Image
 
-from gcbench import registry
+from gcbench.codecs import registry
 from gcbench.cli import main as cli_main
 from gcbench.codecs import container
 from gcbench.codecs.spec import build_codec, spec_from_dict
-from gcbench.errors import (
+from gcbench.core.errors import (
     CodecError,
     ConfigError,
     PluginError,
     UnavailableError,
     WeightsError,
 )
-from gcbench.runner import RunConfig, run
-from gcbench.stages import record_stages
-from gcbench.store import ResultStore
-from gcbench.views import per_image, summary_table
+from gcbench.execution.runner import RunConfig, run
+from gcbench.codecs.stages import record_stages
+from gcbench.results.store import ResultStore
+from gcbench.results.views import per_image, summary_table
 
 SIZES = [(1, 1), (7, 13), (33, 65)]  # tiny and odd: padded to 64 and cropped back
 
@@ -473,8 +473,8 @@ def test_random_weights_flag_reaches_learned_codecs_and_every_row(specs: Path, i
     assert cli_main(["run", "--codec", "bmshj2018-factorized@1", "--dataset", str(images), "--out", str(out2),
                      "--metric", "psnr", "--no-progress", "--no-outputs"]) == 2
     assert not out2.exists()
-    from gcbench.errors import WeightsError
-    from gcbench.registry import get_codec
+    from gcbench.core.errors import WeightsError
+    from gcbench.codecs.registry import get_codec
 
     with pytest.raises(WeightsError, match="bmshj2018-factorized-prior-1-446d5c7f.pth.tar"):
         get_codec("bmshj2018-factorized").encode(np.zeros((8, 8, 3), np.uint8), 1)
@@ -560,7 +560,7 @@ def test_learned_codec_bits_per_region_from_its_likelihoods(specs: Path, tmp_pat
     from gcbench.metrics.region import codec_bits_map
 
     _zoo_spec(specs, "zoo-bits", "bmshj2018-factorized")
-    from gcbench.registry import get_codec
+    from gcbench.codecs.registry import get_codec
 
     codec = get_codec("zoo-bits")
     img = smooth_image(40, 70, seed=9)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from gcbench.codecs.spec import build_codec, load_spec
-from gcbench.errors import ConfigError
-from gcbench.registry import codecs
+from gcbench.core.errors import ConfigError
+from gcbench.codecs.registry import codecs
 
 
 def test_variant_inherits_and_overrides() -> None:
@@ -56,9 +56,9 @@ def test_adapter_options_are_checked_when_built(tmp_path: Path) -> None:
 
 def test_new_variant_is_one_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_dir: Path) -> None:
     """A user's JPEG 4:4:4 at other qualities: one file on GCBENCH_CODEC_PATH, no code."""
-    from gcbench import registry
-    from gcbench.runner import RunConfig, run
-    from gcbench.views import per_image
+    from gcbench.codecs import registry
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image
 
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "jpeg444-fine.toml").write_text(

@@ -18,8 +18,8 @@ import pytest
 from metrics.standin_weights import inception_standin
 from PIL import Image
 
-from gcbench.errors import ConfigError, MetricError, UnavailableError, WeightsError
-from gcbench.features import reference_path
+from gcbench.core.errors import ConfigError, MetricError, UnavailableError, WeightsError
+from gcbench.results.features import reference_path
 from gcbench.metrics import distribution
 from gcbench.metrics.distribution import FID, KID, PatchProtocol
 
@@ -155,7 +155,7 @@ def test_missing_inception_fails_before_any_work(monkeypatch) -> None:
 def test_unavailable_without_torch_fidelity(monkeypatch) -> None:
     import importlib.util
 
-    from gcbench.runner import resolve_metrics
+    from gcbench.execution.runner import resolve_metrics
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "torch_fidelity" else real(n, *a))
@@ -176,8 +176,8 @@ def test_fid_kid_equal_torch_fidelity_on_patch_folders(tmp_path: Path, kodak_dir
                                                        monkeypatch) -> None:
     import torch_fidelity
 
-    from gcbench.runner import RunConfig, run
-    from gcbench.views import per_image, set_table, summary_table
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image, set_table, summary_table
 
     # two real images of 384×640: 2 patches on the grid + 2 on the shifted grid each
     folder = tmp_path / "data"
@@ -207,7 +207,7 @@ def test_fid_kid_equal_torch_fidelity_on_patch_folders(tmp_path: Path, kodak_dir
         assert "only 8 patches (< 2048)" in row["flags"] and "NOT the published Inception" in row["flags"]
     summary = summary_table(out)
     assert summary["fid_n"].tolist() == [8] and "< 2048" in summary["fid_flags"].iloc[0]
-    from gcbench.plots import rd_figure
+    from gcbench.analysis.plots import rd_figure
 
     fig = rd_figure(out, ["fid", "kid"])  # the plot shows the warning beside the values
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
@@ -236,7 +236,7 @@ def test_fid_kid_equal_torch_fidelity_on_patch_folders(tmp_path: Path, kodak_dir
     assert abs(kid_row["kid_std"] - expected["kernel_inception_distance_std"]) <= 1e-4 * scale
 
     # the originals' features were cached once, under a key shared by FID and KID
-    from gcbench.images import load_image
+    from gcbench.data.images import load_image
 
     ref_id = FID(inception_weights=inception).reference_identity()
     for name in recons:

@@ -13,7 +13,7 @@ import pytest
 from conftest import SHARED
 from PIL import Image
 
-from gcbench.errors import ConfigError, MetricError, UnavailableError
+from gcbench.core.errors import ConfigError, MetricError, UnavailableError
 from gcbench.metrics.noreference import NIQE
 
 MATLAB_BABOON = 5.72957338  # MATLAB R2021a, official NIQE release (documented by BasicSR)
@@ -91,7 +91,7 @@ def test_declarations_and_errors() -> None:
 
 
 def test_unavailable_without_pyiqa(monkeypatch) -> None:
-    from gcbench.runner import resolve_metrics
+    from gcbench.execution.runner import resolve_metrics
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "pyiqa" else real(n, *a))
@@ -104,8 +104,8 @@ def test_unavailable_without_pyiqa(monkeypatch) -> None:
 def test_pyiqa_imported_only_when_niqe_is_used(tmp_path: Path) -> None:
     code = (
         "import sys, numpy as np\n"
-        "from gcbench.registry import metrics, get_metric\n"
-        "from gcbench.listing import list_metrics\n"
+        "from gcbench.metrics.registry import metrics, get_metric\n"
+        "from gcbench.catalog import list_metrics\n"
         "list_metrics(); m = get_metric('niqe'); m.identity(); metrics.get('niqe').available()\n"
         "print('before', 'pyiqa' in sys.modules)\n"
         "m.compute(None, np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))\n"

@@ -16,9 +16,9 @@ import pytest
 from metrics.standin_weights import torchvision_standin
 from PIL import Image
 
-from gcbench.errors import ConfigError, UnavailableError, WeightsError
+from gcbench.core.errors import ConfigError, UnavailableError, WeightsError
 from gcbench.metrics.perceptual import DISTS, LPIPS
-from gcbench.registry import get_metric, metrics
+from gcbench.metrics.registry import get_metric, metrics
 
 TRUNK_FILES = {"alexnet": "alexnet-owt-7be5be79.pth", "vgg16": "vgg16-397923af.pth"}
 
@@ -117,7 +117,7 @@ def test_standin_is_never_taken_for_the_real_trunk(torch_home: Path, tmp_path: P
 
 
 def test_unavailable_without_the_package(monkeypatch) -> None:
-    from gcbench.runner import resolve_metrics
+    from gcbench.execution.runner import resolve_metrics
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n in ("lpips", "DISTS_pytorch") else real(n, *a))
@@ -129,10 +129,10 @@ def test_unavailable_without_the_package(monkeypatch) -> None:
 
 
 def test_run_with_missing_trunk_keeps_other_metrics(tmp_path: Path, image_folder) -> None:
-    from gcbench.runner import RunConfig, run
-    from gcbench.views import per_image
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image
 
-    from gcbench.views import failures
+    from gcbench.results.views import failures
 
     folder = image_folder(2, (64, 96))
     report = run(RunConfig(codecs=["jpeg@30"], dataset=str(folder), out=tmp_path / "out",
@@ -149,8 +149,8 @@ def test_run_with_missing_trunk_keeps_other_metrics(tmp_path: Path, image_folder
 def test_run_with_standin_trunk(tmp_path: Path, image_folder, torch_home: Path, monkeypatch) -> None:
     import lpips
 
-    from gcbench.runner import RunConfig, run
-    from gcbench.views import per_image
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image
 
     folder = image_folder(2, (64, 96))
     run(RunConfig(codecs=["jpeg@30"], dataset=str(folder), out=tmp_path / "out", metrics=["lpips"], progress=False,

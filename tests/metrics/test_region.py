@@ -16,7 +16,7 @@ from metrics.standin_weights import torchvision_standin
 from PIL import Image
 
 from gcbench.codecs.base import Codec, Encoded
-from gcbench.errors import ConfigError, MetricError, WeightsError
+from gcbench.core.errors import ConfigError, MetricError, WeightsError
 from gcbench.metrics.pixel import psnr
 from gcbench.metrics.region import (
     RegionBits,
@@ -341,10 +341,10 @@ def test_codec_without_likelihoods_is_a_clear_error(rng: np.random.Generator) ->
 @pytest.fixture
 def tiny_learned(specs: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Register TinyLearned as adapter 'tiny-learned' and a spec 'tiny' that uses it."""
-    from gcbench import registry
+    from gcbench.codecs import registry
 
     adapters = registry.Registry("codec adapter", validate=registry._validate_adapter,
-                                 populate=registry._populate_from(registry.BUILTIN_ADAPTERS))
+                                 populate=registry._populate_adapters)
     adapters.add("tiny-learned", TinyLearned)
     monkeypatch.setattr(registry, "adapters", adapters)
     (specs / "tiny.toml").write_text('adapter = "tiny-learned"\nrate_param = "gain"\nsettings = [1.0, 2.0]\n'
@@ -353,8 +353,8 @@ def tiny_learned(specs: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_estimated_bits_in_and_out_of_the_roi_in_a_run(tmp_path: Path, image_folder, tiny_learned: str) -> None:
-    from gcbench.runner import RunConfig, run
-    from gcbench.views import per_image
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image
 
     images = image_folder(2, (64, 96))
     masks = tmp_path / "masks"

@@ -20,11 +20,11 @@ import pytest
 from PIL import Image
 
 from gcbench.cli import main
-from gcbench.errors import ConfigError, UnavailableError, WeightsError
+from gcbench.core.errors import ConfigError, UnavailableError, WeightsError
 from gcbench.metrics.semantic import CLASSES, CityscapesMIoU, PseudoLabelMIoU, confusion, scores, total_areas
-from gcbench.registry import get_metric
-from gcbench.store import ResultStore
-from gcbench.views import per_image, set_table
+from gcbench.metrics.registry import get_metric
+from gcbench.results.store import ResultStore
+from gcbench.results.views import per_image, set_table
 from test_cityscapes import make_cityscapes
 
 SIZE = (32, 64)  # H, W
@@ -187,12 +187,12 @@ def test_run_on_cityscapes_equals_mmsegmentation(cityscapes_run, standin_model) 
 
 
 def test_pseudo_labels_are_cached_per_original_and_reused(cityscapes_run, standin_model) -> None:
-    from gcbench.features import load_array, reference_path
+    from gcbench.results.features import load_array, reference_path
     from gcbench.metrics.semantic import decode_map
 
     root, out = cityscapes_run
     metric = get_metric("miou-pseudo", random_init=True, test_scale=[SIZE[1], SIZE[0]])
-    from gcbench.images import load_image
+    from gcbench.data.images import load_image
 
     for path in sorted((root / "leftImg8bit" / "val").rglob("*.png")):
         loaded = load_image(path)
@@ -265,7 +265,7 @@ def test_options_are_checked() -> None:
     assert "test_scale" not in get_metric("miou", test_scale=[2048, 1024]).options  # the config's own size
     with pytest.raises(ConfigError, match="--metric-option for miou, which is not among the metrics run"):
         from gcbench.cli import build_parser
-        from gcbench.commands.run import config_from_args
+        from gcbench.cli.run import config_from_args
 
         args = build_parser().parse_args(["run", "--codec", "png", "--dataset", "x", "--out", "y",
                                           "--metric-option", "miou.random_init=true"])
@@ -275,7 +275,7 @@ def test_options_are_checked() -> None:
 
 def test_without_the_extra_the_metrics_are_unavailable_with_the_install_command(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
-    from gcbench.listing import list_metrics
+    from gcbench.catalog import list_metrics
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mmseg" else real(name, *a))
@@ -326,7 +326,7 @@ def test_mmcv_ops_standin_is_not_installed_over_compiled_ops(monkeypatch: pytest
 
 
 def test_summary_has_per_class_columns(cityscapes_run) -> None:
-    from gcbench.views import summary_table
+    from gcbench.results.views import summary_table
 
     _, out = cityscapes_run
     table = summary_table(out)

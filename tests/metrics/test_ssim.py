@@ -14,9 +14,9 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-from gcbench.errors import MetricError
+from gcbench.core.errors import MetricError
 from gcbench.metrics.ssim import SSIM, gaussian_window, ssim
-from gcbench.registry import get_metric
+from gcbench.metrics.registry import get_metric
 
 
 def skimage_ssim(a: np.ndarray, b: np.ndarray) -> float:

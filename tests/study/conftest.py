@@ -20,7 +20,7 @@ def evil_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Codec and image names that are HTML and script: a JPEG variant named EVIL_CODEC, and images
     named '<img src=x onerror=alert(3)>.png' and '</script>"q' &amp;.png' (a folder named '<')."""
     from gcbench.codecs.spec import spec_from_dict
-    from gcbench.registry import codecs
+    from gcbench.codecs.registry import codecs
 
     spec = spec_from_dict({"name": EVIL_CODEC, "adapter": "pillow", "rate_param": "quality", "settings": [20],
                            "rate_increases_with_setting": True, "options": {"format": "JPEG"}},

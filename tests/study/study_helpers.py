@@ -33,7 +33,7 @@ def smooth(h: int, w: int, seed: int) -> np.ndarray:
 
 def make_results(root: Path, codecs: list[str], image_names: list[str], size: tuple[int, int] = (160, 224)) -> Path:
     """A results folder from a real `gcbench run` on small generated images."""
-    from gcbench.runner import RunConfig, run
+    from gcbench.execution.runner import RunConfig, run
 
     data = root / "images"
     for i, name in enumerate(image_names):

@@ -14,14 +14,14 @@ import pytest
 from PIL import Image
 from study.study_helpers import png_chunks
 
-from gcbench.errors import ConfigError, GcbenchError
-from gcbench.store import ResultStore
+from gcbench.core.errors import ConfigError, GcbenchError
+from gcbench.results.store import ResultStore
 from gcbench.study.crops import choose_boxes
 from gcbench.study.design import catch_count
 from gcbench.study.export import ExportConfig, export_study
 from gcbench.study.recon import load_original
 from gcbench.study.selection import select
-from gcbench.views import per_image
+from gcbench.results.views import per_image
 
 
 def _export(results: Path, out: Path, **kw) -> tuple[dict, object]:

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from gcbench.errors import UnavailableError
+from gcbench.core.errors import UnavailableError
 from gcbench.study import stats
 
 

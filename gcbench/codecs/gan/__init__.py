@@ -11,6 +11,6 @@
 Importing this package imports neither torch nor CompressAI; building a model does.
 """
 
-from .zoo import ARCHITECTURES, Architecture, build, get, names
+from gcbench.codecs.gan.zoo import ARCHITECTURES, Architecture, build, get, names
 
 __all__ = ["ARCHITECTURES", "Architecture", "build", "get", "names"]

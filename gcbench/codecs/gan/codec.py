@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...availability import Availability
-from ...errors import CodecError, ConfigError
-from ..learned import LearnedCodec
-from . import zoo
-from .neuralcompression import msillm_weights
+from gcbench.core.availability import Availability
+from gcbench.core.errors import CodecError, ConfigError
+from gcbench.codecs.learned import LearnedCodec
+from gcbench.codecs.gan import zoo
+from gcbench.codecs.gan.neuralcompression import msillm_weights
 
 
 class GanCodec(LearnedCodec):
@@ -77,9 +77,9 @@ class GanCodec(LearnedCodec):
         """The published MS-ILLM files the run needs are found (or downloaded) before any work."""
         if self.weights_source != "msillm" or self.random_weights or self.checkpoint is not None:
             return
-        from ... import weights
-        from ...settings import format_setting
-        from .neuralcompression import register_msillm_weights
+        from gcbench import weights
+        from gcbench.core.settings import format_setting
+        from gcbench.codecs.gan.neuralcompression import register_msillm_weights
 
         for setting in settings:
             text = format_setting(setting)

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ...errors import CodecError
+from gcbench.core.errors import CodecError
 
 
 def group_size(levels: int) -> tuple[int, int]:

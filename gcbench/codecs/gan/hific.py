@@ -50,7 +50,7 @@ from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.models import CompressionModel
 from torch import Tensor, nn
 
-from .layers import ChannelNorm2d, DenseBottleneck, HiFiCResidualBlock
+from gcbench.codecs.gan.layers import ChannelNorm2d, DenseBottleneck, HiFiCResidualBlock
 
 HIFIC_CHANNELS = (60, 120, 240, 480, 960)
 FAST_CHANNELS = (60, 120, 240, 480, 960, 960)  # one extra down/up-sampling pair

@@ -15,10 +15,10 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
-from ...availability import OK, Availability
-from ...errors import CodecError, ConfigError, WeightsError
-from .. import container
-from ..learned import LearnedCodec, _strings_of, read_state_dict
+from gcbench.core.availability import OK, Availability
+from gcbench.core.errors import CodecError, ConfigError, WeightsError
+from gcbench.codecs import container
+from gcbench.codecs.learned import LearnedCodec, _strings_of, read_state_dict
 
 _MSILLM_URL = "https://dl.fbaipublicfiles.com/NeuralCompression/2023-muckley-msillm/msillm_target_{}bpp.ckpt"
 # quality → target bpp of the published MS-ILLM models (NeuralCompression's zoo, Muckley et al. 2023)
@@ -45,7 +45,7 @@ def neuralcompression_status() -> Availability:
 
 def register_msillm_weights(quality: int, used_by: str) -> str:
     """The MS-ILLM checkpoint of ``quality`` as a weights entry (NeuralCompression publishes no hash)."""
-    from ... import weights
+    from gcbench import weights
 
     if quality not in MSILLM_TARGETS:
         raise WeightsError(f"MS-ILLM has qualities {sorted(MSILLM_TARGETS)}, not {quality}")
@@ -61,7 +61,7 @@ def register_msillm_weights(quality: int, used_by: str) -> str:
 
 
 def msillm_weights(setting: str) -> tuple[dict[str, Any], str]:
-    from ... import weights
+    from gcbench import weights
 
     if not setting.isdigit():
         raise CodecError(f"MS-ILLM qualities are {sorted(MSILLM_TARGETS)}, not {setting!r}")

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import ConfigError, UnknownNameError
+from gcbench.core.errors import ConfigError, UnknownNameError
 
 # CompressAI ≥ 1.2.5 names; older files (``_matrix0``, …) are renamed on load by CompressAI
 _ENTROPY_BOTTLENECK = ("quantiles", "matrices.*", "biases.*", "factors.*", "target", "likelihood_lower_bound.bound",
@@ -63,7 +63,7 @@ class Architecture:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def build(self, **overrides: Any) -> Any:
-        from ...registry import import_target
+        from gcbench.core.registry import import_target
 
         return import_target(self.builder)(**{**self.kwargs, **overrides})
 

@@ -1,0 +1,63 @@
+"""What ``gcbench ls`` shows, as DataFrames: every registered codec, metric and dataset."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _settings_text(settings: tuple[Any, ...]) -> str:
+    return ",".join(str(s) for s in settings)
+
+
+def list_codecs(pattern: str | None = None) -> pd.DataFrame:
+    import pandas as pd
+
+    from gcbench.codecs.spec import build_codec
+    from gcbench.codecs.registry import codecs
+
+    rows = []
+    for name in codecs.names(pattern):
+        try:
+            spec = codecs.get(name)
+            avail = build_codec(spec).available()
+            rows.append({"codec": name, "adapter": spec.adapter, "rate_param": spec.rate_param,
+                         "settings": _settings_text(spec.settings), "status": avail.describe(),
+                         "description": spec.description})
+        except Exception as exc:  # noqa: BLE001 - list a broken entry rather than hide it
+            rows.append({"codec": name, "adapter": "", "rate_param": "", "settings": "",
+                         "status": f"broken: {exc}", "description": ""})
+    return pd.DataFrame(rows, columns=["codec", "adapter", "rate_param", "settings", "status", "description"])
+
+
+def list_metrics(pattern: str | None = None) -> pd.DataFrame:
+    import pandas as pd
+
+    from gcbench.metrics.registry import metrics
+
+    rows = []
+    for name in metrics.names(pattern):
+        try:
+            cls = metrics.get(name)
+            cols = ", ".join(f"{c.name} {'↑' if c.higher_is_better else '↓'}" for c in cls.columns)
+            rows.append({"metric": name, "kind": cls.kind, "columns": cols, "library": cls.library,
+                         "status": cls.available().describe()})
+        except Exception as exc:  # noqa: BLE001
+            rows.append({"metric": name, "kind": "", "columns": "", "library": "", "status": f"broken: {exc}"})
+    return pd.DataFrame(rows, columns=["metric", "kind", "columns", "library", "status"])
+
+
+def list_datasets(pattern: str | None = None) -> pd.DataFrame:
+    import pandas as pd
+
+    from gcbench.data.datasets import DatasetManifest
+    from gcbench.data.registry import datasets
+
+    rows = []
+    for name in datasets.names(pattern):
+        m: DatasetManifest = datasets.get(name)
+        rows.append({"dataset": name, "images": getattr(m, "n_images", None) or len(m.files), "license": m.license, "source": m.url,
+                     "description": m.description})
+    return pd.DataFrame(rows, columns=["dataset", "images", "license", "source", "description"])

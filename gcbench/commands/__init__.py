@@ -1,1 +1,0 @@
-"""One module per CLI subcommand; each is a thin layer over a library call."""

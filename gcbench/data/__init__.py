@@ -1,0 +1,1 @@
+"""gcbench.data."""

@@ -1,0 +1,220 @@
+"""What runs inside a worker: encode, decode, check, measure one task.
+
+Workers pin their thread counts (torch intra/inter-op, OpenMP, BLAS) before torch is
+imported: two processes each running multi-threaded torch on two cores are slower than one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from gcbench.codecs.base import Codec, Encoded, as_rgb_uint8
+from gcbench.core.errors import CodecError, GcbenchError, MetricError
+from gcbench.data.masks import task_mask
+from gcbench.execution.plan import MetricRef, Task
+from gcbench.results.store import MetricOutcome, TaskRecord
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def pin_threads(threads: int) -> dict[str, Any]:
+    """Fix this process's thread counts; returns what was set (recorded with the run)."""
+    for var in _THREAD_VARS:
+        os.environ[var] = str(threads)
+    info: dict[str, Any] = {"threads": threads}
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        try:
+            torch.set_num_interop_threads(threads)
+        except RuntimeError:
+            pass  # already set once in this process; intra-op is what matters here
+        info["torch_intra_op"] = torch.get_num_threads()
+        info["torch_inter_op"] = torch.get_num_interop_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def init_worker(threads: int) -> None:
+    pin_threads(threads)
+
+
+class WorkerState:
+    """Per-process caches: codecs by spec, metrics by identity, the last few images."""
+
+    def __init__(self, image_cache: int = 2) -> None:
+        self.codecs: dict[str, Codec] = {}
+        self.metrics: dict[str, Any] = {}
+        self.images: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.image_cache = image_cache
+
+    def codec(self, task: Task) -> Codec:
+        key = task.spec.spec_hash()
+        codec = self.codecs.get(key)
+        if codec is None:
+            from gcbench.codecs.spec import build_codec
+
+            codec = build_codec(task.spec)
+            codec.prepare()
+            self.codecs[key] = codec
+        return codec
+
+    def metric(self, ref: MetricRef) -> Any:
+        metric = self.metrics.get(ref.metric_id)
+        if metric is None:
+            from gcbench.metrics.registry import get_metric
+
+            metric = get_metric(ref.name, device=ref.device, **dict(ref.options))
+            metric.prepare()
+            self.metrics[ref.metric_id] = metric
+        return metric
+
+    def image(self, task: Task) -> np.ndarray:
+        from gcbench.data.images import load_image
+
+        assert task.image is not None
+        path = task.image.path
+        array = self.images.get(path)
+        if array is None:
+            loaded = load_image(path)
+            if loaded.sha256 != task.image.sha256:
+                raise GcbenchError(f"{path} changed on disk since the run was planned")
+            array = loaded.array
+            self.images[path] = array
+            while len(self.images) > self.image_cache:
+                self.images.popitem(last=False)
+        else:
+            self.images.move_to_end(path)
+        return array
+
+
+_STATE: WorkerState | None = None
+
+
+def state() -> WorkerState:
+    global _STATE
+    if _STATE is None:
+        _STATE = WorkerState()
+    return _STATE
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, GcbenchError):
+        return str(exc)
+    tail = traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:]
+    return f"{type(exc).__name__}: {exc}\n" + "".join(tail).strip()
+
+
+def _record(task: Task) -> TaskRecord:
+    assert task.image is not None
+    return TaskRecord(
+        key=task.key, codec=task.codec, setting=task.setting_text, setting_value=task.setting_value,
+        rate_param=task.spec.rate_param, dataset=task.dataset, image=task.image.name,
+        image_sha256=task.image.sha256, height=task.image.height, width=task.image.width, status="ok",
+        codec_spec_hash=task.spec.spec_hash(), codec_versions=dict(task.codec_versions),
+    )
+
+
+def execute(task: Task, st: WorkerState | None = None, *, image: np.ndarray | None = None,
+            bitstream: bytes | None = None) -> TaskRecord:
+    """Run one task; every failure becomes part of the record, nothing is raised.
+
+    ``image`` and ``bitstream`` let a remote executor hand over the original and a stored
+    bitstream it shipped itself, for workers that cannot read the driver's files.
+    """
+    st = st or state()
+    rec = _record(task)
+    stage = "load"
+    try:
+        original = st.image(task) if image is None else image
+        stage = "setup"
+        codec = st.codec(task)
+        size = (original.shape[0], original.shape[1])
+        if task.bitstream_path is not None:
+            stage = "read-bitstream"
+            if bitstream is None:
+                with open(task.bitstream_path, "rb") as f:
+                    bitstream = f.read()
+            data = bitstream
+            rec.reused_bitstream = True
+        else:
+            stage = "encode"
+            # the mask is read before the clock starts; only codecs that use side input get it
+            side = task_mask(task.image) if codec.uses_side_input else None
+            t0 = time.perf_counter()
+            out = codec.encode(original, task.setting) if side is None else codec.encode(original, task.setting, side=side)
+            rec.encode_s = time.perf_counter() - t0
+            encoded = out if isinstance(out, Encoded) else Encoded(bytes(out))
+            data = encoded.data
+            if not isinstance(data, (bytes, bytearray)) or len(data) == 0:
+                raise CodecError("encoder produced no bytes")
+            rec.n_bytes = len(data)
+            pixels = size[0] * size[1]
+            if encoded.bits_estimate is not None:
+                rec.bpp, rec.bpp_kind = float(encoded.bits_estimate) / pixels, "estimated"
+            else:
+                rec.bpp, rec.bpp_kind = 8.0 * len(data) / pixels, "exact"
+            rec.provenance = dict(encoded.info)
+            rec.data = bytes(data)
+        stage = "decode"
+        t0 = time.perf_counter()
+        recon = codec.decode(bytes(data), size)
+        decode_s = time.perf_counter() - t0
+        if not rec.reused_bitstream:
+            rec.decode_s = decode_s
+        recon = as_rgb_uint8(recon)
+        if recon.shape != original.shape:
+            raise CodecError(f"decoded image is {recon.shape[1]}×{recon.shape[0]}, original is {size[1]}×{size[0]}")
+    except Exception as exc:  # noqa: BLE001 - one task's failure must not stop the run
+        rec.status, rec.error_stage, rec.error = "error", stage, _error_text(exc)
+        rec.data = None
+        return rec
+    for ref in task.metrics:
+        outcome = MetricOutcome(metric=ref.name, metric_id=ref.metric_id)
+        try:
+            metric = st.metric(ref)
+            outcome.versions = metric.versions()
+            if ref.is_set:
+                ctx = image_context(task)
+                rec.features[ref.metric_id] = metric.item_features(original, recon, ctx)
+                if ref.metric_id in task.need_reference:
+                    reference = metric.reference_features(original, ctx)
+                    if reference is not None:
+                        rec.references[(ref.reference_id, task.image.sha256)] = reference
+                outcome.values = {}
+            else:
+                inputs = metric_inputs(metric, task, codec)
+                outcome.values = {k: float(v) for k, v in metric.compute(original, recon, **inputs).items()}
+        except Exception as exc:  # noqa: BLE001
+            outcome.error = _error_text(exc)
+        rec.metrics.append(outcome)
+    return rec
+
+
+def metric_inputs(metric: Any, task: Task, codec: Codec) -> dict[str, Any]:
+    """The extra ``compute`` arguments a pair metric declares: ``mask=`` and ``codec=, setting=``."""
+    inputs: dict[str, Any] = {}
+    if getattr(metric, "needs_mask", False):
+        mask = task_mask(task.image)
+        if mask is None:
+            raise MetricError(f"metric {metric.name!r} needs a mask and this run has none (give --masks DIR)")
+        inputs["mask"] = mask
+    if getattr(metric, "needs_codec", False):
+        inputs["codec"], inputs["setting"] = codec, task.setting
+    return inputs
+
+
+def image_context(task: Task) -> Any:
+    from gcbench.metrics.base import ImageContext
+
+    assert task.image is not None
+    return ImageContext(name=task.image.name, path=task.image.path, dataset=task.dataset,
+                        dataset_root=task.dataset_root, sha256=task.image.sha256)
