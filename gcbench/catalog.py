@@ -15,8 +15,8 @@ def _settings_text(settings: tuple[Any, ...]) -> str:
 def list_codecs(pattern: str | None = None) -> pd.DataFrame:
     import pandas as pd
 
-    from gcbench.codecs.spec import build_codec
     from gcbench.codecs.registry import codecs
+    from gcbench.codecs.spec import build_codec
 
     rows = []
     for name in codecs.names(pattern):

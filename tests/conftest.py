@@ -5,10 +5,19 @@ gcbench's cache goes to a temporary folder, downloads are off, and real data com
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings as hypothesis_settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+# Hypothesis keeps its examples in the temporary folder, never in the checkout.
+hypothesis_settings.register_profile(
+    "gcbench", database=DirectoryBasedExampleDatabase(Path(tempfile.gettempdir()) / "gcbench-hypothesis")
+)
+hypothesis_settings.load_profile("gcbench")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GCBENCH_SHARED", REPO.parent / "shared"))

@@ -532,8 +532,8 @@ def bd_curves_table(folders: Sequence[str | Any], anchor: str, *, columns: Seque
                     confidence: float = 0.95, reference_files: Sequence[str] = (),
                     reference_rename: Sequence[str] = ()) -> pd.DataFrame:
     """What ``gcbench bdrate`` prints: BD values of results folders against ``anchor``."""
-    from gcbench.results.curves import load_results
     from gcbench.analysis.references import load_references, parse_rename
+    from gcbench.results.curves import load_results
 
     rename = parse_rename(list(reference_rename))
     refs = [c for path in reference_files for c in load_references(path, rename)]

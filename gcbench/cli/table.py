@@ -21,7 +21,13 @@ def main(args: argparse.Namespace) -> int:
     import io
 
     from gcbench.core.errors import ConfigError
-    from gcbench.results.views import failures, per_image, summary_table, to_markdown, write_table
+    from gcbench.results.views import (
+        failures,
+        per_image,
+        summary_table,
+        to_markdown,
+        write_table,
+    )
 
     if args.failures:
         df = failures(args.dir)

@@ -53,9 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from gcbench.cli.run import codec_overrides
     from gcbench.core.errors import ConfigError
     from gcbench.timing import TimingConfig, run_timing
-    from gcbench.cli.run import codec_overrides
 
     missing = [flag for flag, value in (("--codec", args.codec), ("--dataset", args.dataset), ("--out", args.out))
                if not value]

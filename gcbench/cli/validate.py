@@ -12,8 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from gcbench.codecs.spec import build_codec, load_spec
     from gcbench.codecs.registry import codecs
+    from gcbench.codecs.spec import build_codec, load_spec
 
     specs = [load_spec(path) for path in args.specs] if args.specs else [codecs.get(n) for n in codecs.names()]
     for spec in specs:

@@ -71,11 +71,11 @@ from typing import Any
 
 import numpy as np
 
+from gcbench.codecs import colour
+from gcbench.codecs.base import Codec, Encoded
 from gcbench.core.availability import OK, Availability
 from gcbench.core.errors import CodecError, ConfigError, UnavailableError
 from gcbench.core.settings import Setting
-from gcbench.codecs import colour
-from gcbench.codecs.base import Codec, Encoded
 
 INPUT_FORMATS = ("png", "ppm", "yuv", "y4m")
 OUTPUT_FORMATS = ("png", "ppm", "yuv", "y4m")

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from gcbench.codecs.base import Codec, as_rgb_uint8
 from gcbench.core.availability import Availability, require_modules
 from gcbench.core.errors import CodecError, ConfigError
 from gcbench.core.settings import Setting
-from gcbench.codecs.base import Codec, as_rgb_uint8
 
 
 class HeifCodec(Codec):

@@ -67,12 +67,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gcbench.core.availability import OK, Availability, require_modules
-from gcbench.core.errors import CodecError, ConfigError, GcbenchError, PluginError, WeightsError
-from gcbench.core.settings import Setting, format_setting
-from gcbench.codecs.stages import stage
 from gcbench.codecs import container
 from gcbench.codecs.base import Codec, Encoded, as_rgb_uint8
+from gcbench.codecs.stages import stage
+from gcbench.core.availability import OK, Availability, require_modules
+from gcbench.core.errors import (
+    CodecError,
+    ConfigError,
+    GcbenchError,
+    PluginError,
+    WeightsError,
+)
+from gcbench.core.settings import Setting, format_setting
 
 PRE, ANALYSIS, HYPER, ENTROPY, SYNTHESIS, POST = (
     "preprocess", "analysis", "hyper", "entropy-coding", "synthesis", "postprocess")
@@ -850,8 +856,8 @@ def with_learned_flags(codec_args: list[str], overrides: Mapping[str, Mapping[st
     Other codecs are left alone, so their task keys do not change; an explicit
     ``--codec-option NAME.device=…`` wins over ``--device``."""
     from gcbench.codecs.registry import codecs as codec_registry
-    from gcbench.core.settings import split_codec_arg
     from gcbench.codecs.spec import _merge, adapter_class
+    from gcbench.core.settings import split_codec_arg
 
     out = {name: dict(opts) for name, opts in overrides.items()}
     for arg in codec_args:

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from gcbench.codecs.base import Codec, as_rgb_uint8
 from gcbench.core.availability import OK, Availability
 from gcbench.core.errors import CodecError, ConfigError
 from gcbench.core.settings import Setting
-from gcbench.codecs.base import Codec, as_rgb_uint8
 
 # Pillow's feature names and the library each format is written by.
 _FEATURES = {"JPEG": "jpg", "WEBP": "webp", "JPEG2000": "jpg_2000", "AVIF": "avif", "PNG": "zlib"}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
-import os
 import sys
 import threading
 import types
@@ -22,6 +21,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+from gcbench.core.defaults import env_flag
 from gcbench.core.errors import ConfigError, PluginError, UnknownNameError
 
 T = TypeVar("T")
@@ -94,7 +94,7 @@ class Registry(Generic[T]):
             self._ready = True
             if self._populate is not None:
                 self._populate(self)
-            if self._group and os.environ.get("GCBENCH_DISABLE_PLUGIN_AUTOLOAD", "") in ("", "0"):
+            if self._group and not env_flag("GCBENCH_DISABLE_PLUGIN_AUTOLOAD"):
                 self._add_entry_points()
 
     def _add_entry_points(self) -> None:

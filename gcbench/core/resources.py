@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gcbench.core.defaults import env
+
 _PACKAGE = Path(__file__).resolve().parent.parent  # the gcbench package
 
 
@@ -21,7 +23,7 @@ def data_dir(name: str) -> Path | None:
 
 def search_path(name: str, env_var: str) -> list[Path]:
     """Folders to search: those in ``$env_var`` (os.pathsep-separated) first, then the shipped one."""
-    folders = [Path(p).expanduser() for p in os.environ.get(env_var, "").split(os.pathsep) if p]
+    folders = [Path(p).expanduser() for p in env(env_var).split(os.pathsep) if p]
     shipped = data_dir(name)
     if shipped is not None:
         folders.append(shipped)
@@ -30,7 +32,7 @@ def search_path(name: str, env_var: str) -> list[Path]:
 
 def cache_dir(*parts: str) -> Path:
     """gcbench's cache: ``$GCBENCH_CACHE`` or ``$XDG_CACHE_HOME/gcbench`` or ``~/.cache/gcbench``."""
-    root = os.environ.get("GCBENCH_CACHE")
+    root = env("GCBENCH_CACHE")
     if not root:
         root = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gcbench")
     return Path(root, *parts)

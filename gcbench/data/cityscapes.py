@@ -21,15 +21,15 @@ folder inside the layout given as a plain dataset path.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from gcbench.data.datasets import Dataset, ImageRef
+from gcbench.core.defaults import env
 from gcbench.core.errors import DatasetError, MetricError
 from gcbench.core.resources import cache_dir
+from gcbench.data.datasets import Dataset, ImageRef
 
 IMAGES = "leftImg8bit"
 LABELS = "gtFine"
@@ -83,9 +83,9 @@ def read_label(image_path: str | Path, shape: tuple[int, int] | None = None) -> 
 
 def find_root(root: str | Path | None) -> Path:
     candidates = [Path(root).expanduser()] if root is not None else []
-    env = os.environ.get("GCBENCH_DATA")
-    if env and root is None:
-        candidates.append(Path(env) / "cityscapes")
+    data_root = env("GCBENCH_DATA")
+    if data_root and root is None:
+        candidates.append(Path(data_root) / "cityscapes")
     if root is None:
         candidates.append(cache_dir("datasets", "cityscapes"))
     for cand in candidates:

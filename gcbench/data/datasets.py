@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gcbench.core.atomic import atomic_path
+from gcbench.core.defaults import env, offline
 from gcbench.core.errors import DatasetError
-from gcbench.data.images import IMAGE_SUFFIXES, file_sha256
 from gcbench.core.resources import cache_dir, search_path
 from gcbench.core.tomlio import read_toml
+from gcbench.data.images import IMAGE_SUFFIXES, file_sha256
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,9 @@ def _candidate_roots(manifest: DatasetManifest, root: Path | None) -> list[Path]
     roots: list[Path] = []
     if root is not None:
         roots.append(Path(root))
-    env = os.environ.get("GCBENCH_DATA")
-    if env:
-        roots.append(Path(env) / manifest.name)
+    data_root = env("GCBENCH_DATA")
+    if data_root:
+        roots.append(Path(data_root) / manifest.name)
     if manifest.path and manifest.source:
         roots.append(Path(manifest.source).parent / manifest.path)
     roots.append(cache_dir("datasets", manifest.name))
@@ -145,7 +146,7 @@ def resolve_root(manifest: DatasetManifest, root: Path | None = None) -> Path:
     if root is not None:
         return Path(root)  # the caller said where: verify() names what is wrong there
     cache = cache_dir("datasets", manifest.name)
-    if manifest.download_url and os.environ.get("GCBENCH_OFFLINE", "") in ("", "0"):
+    if manifest.download_url and not offline():
         try:
             _download(manifest, cache)
             return cache

@@ -15,8 +15,8 @@ from typing import Protocol
 
 from gcbench.core.errors import ConfigError
 from gcbench.execution.plan import Task
-from gcbench.results.store import TaskRecord
 from gcbench.execution.worker import execute, init_worker, pin_threads
+from gcbench.results.store import TaskRecord
 
 
 class Executor(Protocol):

@@ -16,10 +16,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gcbench.core.errors import ConfigError, GcbenchError, ImageLoadError, UnavailableError, WeightsError
+from gcbench.core.errors import (
+    ConfigError,
+    GcbenchError,
+    ImageLoadError,
+    UnavailableError,
+    WeightsError,
+)
+from gcbench.core.settings import split_codec_arg
 from gcbench.execution.plan import CodecPlan, ImageItem, MetricRef, Task, plan_tasks
 from gcbench.execution.set_metrics import run_set_stage
-from gcbench.core.settings import split_codec_arg
 from gcbench.results.store import ResultStore
 
 DEFAULT_METRICS = ("psnr", "ms-ssim")
@@ -88,8 +94,8 @@ class RunReport:
 def resolve_codecs(args: list[str], overrides: dict[str, dict[str, Any]] | None = None,
                    binaries: dict[str, str] | None = None) -> list[CodecPlan]:
     from gcbench.codecs.external import check_binaries_used, with_binaries
-    from gcbench.codecs.spec import build_codec
     from gcbench.codecs.registry import codecs as codec_registry
+    from gcbench.codecs.spec import build_codec
 
     if not args:
         raise ConfigError("no codec given (use --codec NAME; `gcbench ls codecs` lists them)")
@@ -120,7 +126,8 @@ def resolve_metrics(names: list[str], device: str, options: dict[str, dict[str, 
                     missing: dict[str, str] | None = None) -> list[MetricRef]:
     """References of the metrics to compute. A metric whose weight file is missing is left out
     and its message put in ``missing`` (when given; else the WeightsError is raised)."""
-    from gcbench.metrics.registry import get_metric, metrics as metric_registry
+    from gcbench.metrics.registry import get_metric
+    from gcbench.metrics.registry import metrics as metric_registry
 
     refs: list[MetricRef] = []
     for name in dict.fromkeys(names):
@@ -223,9 +230,9 @@ def _progress(total: int, enabled: bool) -> Any:
 
 
 def run(config: RunConfig) -> RunReport:
+    from gcbench.core.hardware import fingerprint
     from gcbench.data.datasets import load_dataset
     from gcbench.execution.executors import make_executor
-    from gcbench.core.hardware import fingerprint
 
     t_start = time.perf_counter()
     if config.jobs < 1:

@@ -12,8 +12,13 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
-from gcbench.results.features import load_array, reference_path, save_array, task_feature_path
 from gcbench.execution.plan import MetricRef, Task
+from gcbench.results.features import (
+    load_array,
+    reference_path,
+    save_array,
+    task_feature_path,
+)
 from gcbench.results.store import ResultStore
 
 
@@ -49,8 +54,8 @@ def has_references(metric: Any) -> bool:
 
 def run_set_stage(store: ResultStore, tasks: list[Task], refs: list[MetricRef]) -> int:
     """Compute every set metric for every (dataset, codec, setting); returns the number of failures."""
-    from gcbench.metrics.registry import get_metric
     from gcbench.execution.worker import _error_text
+    from gcbench.metrics.registry import get_metric
 
     set_refs = [r for r in refs if r.is_set]
     if not set_refs:

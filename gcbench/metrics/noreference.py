@@ -118,8 +118,8 @@ class NIQE(NoRefMetric):
         return value
 
     def _original_score(self, original: np.ndarray) -> float:
-        from gcbench.results.features import load_array, save_array
         from gcbench.core.resources import cache_dir
+        from gcbench.results.features import load_array, save_array
 
         h = hashlib.sha256(np.ascontiguousarray(original).tobytes())
         h.update(json.dumps([original.shape, self.identity()]).encode())

@@ -36,9 +36,9 @@ from gcbench.core.errors import ConfigError, GcbenchError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gcbench.results.curves import Results
-    from gcbench.report.crops import CropSet
     from gcbench.analysis.references import ReferenceCurve
+    from gcbench.report.crops import CropSet
+    from gcbench.results.curves import Results
 
 
 # -- a small document model, rendered twice -----------------------------------------------------
@@ -482,10 +482,18 @@ def _results_sections(sections: list[Section], warnings: list[str], results: Res
                       anchor: str | None, references: Sequence[ReferenceCurve], methods: Sequence[str],
                       bootstrap: int, seed: int, confidence: float, crops: bool, crop_size: int) -> None:
     from gcbench.analysis.bjontegaard import bd_results_table, curve_columns, summary_ci
-    from gcbench.results.curves import flags_column
+    from gcbench.analysis.plots import (
+        plot_columns,
+        plot_distortion_perception,
+        plot_per_image,
+        plot_rd,
+    )
+    from gcbench.execution.equal_bitrate import (
+        equal_bitrate_summary,
+        equal_bitrate_table,
+    )
     from gcbench.report.crops import example_crops
-    from gcbench.analysis.plots import plot_columns, plot_distortion_perception, plot_per_image, plot_rd
-    from gcbench.execution.equal_bitrate import equal_bitrate_summary, equal_bitrate_table
+    from gcbench.results.curves import flags_column
     from gcbench.results.views import per_image, summary_table
 
     curves = results.curves

@@ -216,7 +216,11 @@ class ResultStore:
         if rec.data is not None:
             bitstream = self._write_bitstream(rec.key, rec.data)
         if rec.features or rec.references:
-            from gcbench.results.features import reference_path, save_array, task_feature_path
+            from gcbench.results.features import (
+                reference_path,
+                save_array,
+                task_feature_path,
+            )
 
             for metric_id, array in rec.features.items():
                 save_array(task_feature_path(self.folder, metric_id, rec.key), array)

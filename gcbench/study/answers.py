@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gcbench.study.integrity import ANSWERS_FORMAT, ANSWERS_VERSION, CHOICES, canonical_text, verify
+from gcbench.study.integrity import (
+    ANSWERS_FORMAT,
+    ANSWERS_VERSION,
+    CHOICES,
+    canonical_text,
+    verify,
+)
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 

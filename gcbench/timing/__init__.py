@@ -29,14 +29,9 @@ the report the same numbers as a DataFrame.
 
 from __future__ import annotations
 
-from gcbench.timing.common import (  # noqa: F401
-    CHART_STEM,
-    DIRECTIONS,
-    META_FILE,
-    SAMPLES_FILE,
-    SUMMARY_FILE,
-    TABLE_STEM,
-    THREAD_OPTIONS,
+from gcbench.timing.chart import (  # noqa: F401
+    plot_timing,
+    write_exports,
 )
 from gcbench.timing.clocks import (  # noqa: F401
     Clock,
@@ -50,6 +45,15 @@ from gcbench.timing.clocks import (  # noqa: F401
     make_clock,
     timed_call,
 )
+from gcbench.timing.common import (  # noqa: F401
+    CHART_STEM,
+    DIRECTIONS,
+    META_FILE,
+    SAMPLES_FILE,
+    SUMMARY_FILE,
+    TABLE_STEM,
+    THREAD_OPTIONS,
+)
 from gcbench.timing.measure import (  # noqa: F401
     CellResult,
     Sample,
@@ -59,6 +63,14 @@ from gcbench.timing.measure import (  # noqa: F401
     build_for_timing,
     measure_cell,
     measure_startup,
+)
+from gcbench.timing.run import (  # noqa: F401
+    TimingConfig,
+    TimingReport,
+    _codec_plans,
+    _sample_rows,
+    _stage_key,
+    run_timing,
 )
 from gcbench.timing.storage import (  # noqa: F401
     _atomic_write,
@@ -70,11 +82,11 @@ from gcbench.timing.storage import (  # noqa: F401
     load_timing,
 )
 from gcbench.timing.tables import (  # noqa: F401
+    _CARRY,
+    _TEX,
     GROUP,
     Measure,
     TimingTable,
-    _CARRY,
-    _TEX,
     _decimals,
     _md_cell,
     _stats,
@@ -88,18 +100,6 @@ from gcbench.timing.tables import (  # noqa: F401
     to_frame,
     to_latex,
     to_markdown,
-)
-from gcbench.timing.chart import (  # noqa: F401
-    plot_timing,
-    write_exports,
-)
-from gcbench.timing.run import (  # noqa: F401
-    TimingConfig,
-    TimingReport,
-    _codec_plans,
-    _sample_rows,
-    _stage_key,
-    run_timing,
 )
 
 __all__ = [

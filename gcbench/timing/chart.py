@@ -14,7 +14,6 @@ from gcbench.timing.common import CHART_STEM, DIRECTIONS, SUMMARY_FILE, TABLE_ST
 from gcbench.timing.storage import _atomic_write
 from gcbench.timing.tables import render, timing_table
 
-
 # ---------------------------------------------------------------------------------------------
 # Bar chart and exports
 # ---------------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gcbench.core.errors import ConfigError, UnavailableError
 from gcbench.codecs.stages import record_stages
+from gcbench.core.errors import ConfigError, UnavailableError
 
 if TYPE_CHECKING:
 

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 from gcbench.timing.clocks import Clock, CpuClock, Timed, timed_call
 from gcbench.timing.common import THREAD_OPTIONS
 
-
 # ---------------------------------------------------------------------------------------------
 # Codecs under measurement
 # ---------------------------------------------------------------------------------------------

@@ -18,10 +18,15 @@ if TYPE_CHECKING:
     from gcbench.codecs.spec import CodecSpec
 from gcbench.timing.chart import write_exports
 from gcbench.timing.clocks import Clock, check_device, fixed_threads, make_clock
-from gcbench.timing.measure import CellResult, TimedCodec, build_for_timing, measure_cell, measure_startup
+from gcbench.timing.measure import (
+    CellResult,
+    TimedCodec,
+    build_for_timing,
+    measure_cell,
+    measure_startup,
+)
 from gcbench.timing.storage import _check_folder, _combine, _write_meta, _write_samples
 from gcbench.timing.tables import summarise
-
 
 # ---------------------------------------------------------------------------------------------
 # A timing run
@@ -76,8 +81,8 @@ class TimingReport:
 
 
 def _codec_plans(entries: list[Any], overrides: dict[str, dict[str, Any]]) -> list[tuple[CodecSpec, tuple[Any, ...]]]:
-    from gcbench.codecs.spec import CodecSpec
     from gcbench.codecs.registry import codecs as codec_registry
+    from gcbench.codecs.spec import CodecSpec
     from gcbench.core.settings import split_codec_arg
 
     if not entries:
@@ -107,10 +112,10 @@ def run_timing(config: TimingConfig) -> TimingReport:
     """Time every (codec, setting) on the dataset; write samples, summary, table and chart to ``out``."""
     from tqdm import tqdm
 
-    from gcbench.data.datasets import load_dataset
     from gcbench.core.hardware import fingerprint, flat_fingerprint
-    from gcbench.data.images import load_image
     from gcbench.core.settings import format_setting, numeric_value
+    from gcbench.data.datasets import load_dataset
+    from gcbench.data.images import load_image
 
     t_start = time.perf_counter()
     device = check_device(config.device)

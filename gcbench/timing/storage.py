@@ -8,9 +8,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gcbench.core.errors import ConfigError, GcbenchError
-
 from gcbench.core.atomic import write_text
+from gcbench.core.errors import ConfigError, GcbenchError
 from gcbench.timing.common import META_FILE, SAMPLES_FILE
 
 if TYPE_CHECKING:
@@ -113,6 +112,8 @@ def load_timing(source: str | Path) -> pd.DataFrame:
     ``encode_ms_iqr``, ``encode_ms_per_mp_median`` …, stage columns, start-up, threads and
     the ``hw_*`` fingerprint.
     """
-    from gcbench.timing.tables import summarise  # tables merges folders through this function
+    from gcbench.timing.tables import (
+        summarise,  # tables merges folders through this function
+    )
 
     return summarise(load_samples(source))

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 from gcbench.timing.common import DIRECTIONS
 from gcbench.timing.storage import load_timing
 
-
 # ---------------------------------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ from pathlib import Path
 from typing import Any
 
 from gcbench.core.atomic import atomic_path
+from gcbench.core import defaults
+from gcbench.core.defaults import env
 from gcbench.core.errors import ConfigError, WeightsError
 from gcbench.core.resources import cache_dir
 
@@ -140,11 +142,11 @@ def download_dir() -> Path:
 
 
 def user_dirs() -> list[Path]:
-    return [Path(p).expanduser() for p in os.environ.get("GCBENCH_WEIGHTS", "").split(os.pathsep) if p]
+    return [Path(p).expanduser() for p in env("GCBENCH_WEIGHTS").split(os.pathsep) if p]
 
 
 def offline() -> bool:
-    return os.environ.get("GCBENCH_OFFLINE", "") not in ("", "0")
+    return defaults.offline()
 
 
 # -- the manifest ------------------------------------------------------------------------------
@@ -191,7 +193,7 @@ def load_manifest(path: Path) -> list[WeightFile]:
 
 def _manifest_files() -> list[Path]:
     files = [MANIFEST_PATH]
-    files += [Path(p).expanduser() for p in os.environ.get("GCBENCH_WEIGHTS_MANIFEST", "").split(os.pathsep) if p]
+    files += [Path(p).expanduser() for p in env("GCBENCH_WEIGHTS_MANIFEST").split(os.pathsep) if p]
     return files
 
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gcbench.core.availability import Availability
-from gcbench.core.errors import CodecError, ConfigError
-from gcbench.codecs.learned import LearnedCodec
 from gcbench.codecs.gan import zoo
 from gcbench.codecs.gan.neuralcompression import msillm_weights
+from gcbench.codecs.learned import LearnedCodec
+from gcbench.core.availability import Availability
+from gcbench.core.errors import CodecError, ConfigError
 
 
 class GanCodec(LearnedCodec):
@@ -78,8 +78,8 @@ class GanCodec(LearnedCodec):
         if self.weights_source != "msillm" or self.random_weights or self.checkpoint is not None:
             return
         from gcbench import weights
-        from gcbench.core.settings import format_setting
         from gcbench.codecs.gan.neuralcompression import register_msillm_weights
+        from gcbench.core.settings import format_setting
 
         for setting in settings:
             text = format_setting(setting)

@@ -15,10 +15,10 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
-from gcbench.core.availability import OK, Availability
-from gcbench.core.errors import CodecError, ConfigError, WeightsError
 from gcbench.codecs import container
 from gcbench.codecs.learned import LearnedCodec, _strings_of, read_state_dict
+from gcbench.core.availability import OK, Availability
+from gcbench.core.errors import CodecError, ConfigError, WeightsError
 
 _MSILLM_URL = "https://dl.fbaipublicfiles.com/NeuralCompression/2023-muckley-msillm/msillm_target_{}bpp.ckpt"
 # quality → target bpp of the published MS-ILLM models (NeuralCompression's zoo, Muckley et al. 2023)

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gcbench.core.errors import CodecError
 from gcbench.codecs.gan import fixedlength
 from gcbench.codecs.gan.layers import ResnetBlock, c7s1, down, up
+from gcbench.core.errors import CodecError
 
 
 class GlobalGenerator(nn.Module):

@@ -644,5 +644,5 @@ def test_run_records_single_shot_times(image_folder, tmp_path):
 def test_timing_command_does_not_import_torch_for_help():
     code = "import sys, gcbench.cli as c; c.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[1], check=True)
+                         cwd=Path(__file__).resolve().parents[2], check=True)
     assert out.stdout.strip() == "False"

@@ -85,7 +85,7 @@ def ray_address(tmp_path_factory: pytest.TempPathFactory):
     import ray
 
     env = {
-        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         "GCBENCH_OFFLINE": "1",
         "GCBENCH_CACHE": str(tmp_path_factory.getbasetemp() / "gcbench-cache"),
     }

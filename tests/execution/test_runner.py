@@ -164,7 +164,7 @@ def test_crashing_worker_is_an_error_row_and_the_pool_recovers(tmp_path: Path, m
     specs = _failing_spec(tmp_path)
     (specs / "crashy.toml").write_text('base = "failing"\nsettings = ["crash", "ok"]\n')
     monkeypatch.setenv("GCBENCH_CODEC_PATH", str(specs))
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = tmp_path / "o"
     code = subprocess.run([sys.executable, "-m", "gcbench", "run", "--codec", "crashy", "--dataset",
                            str(image_folder(2, (180, 180))), "--out", str(out), "--jobs", "2", "--metric", "psnr",
