@@ -1,6 +1,6 @@
 """The ``gcbench`` command: parses arguments, calls the library, prints. Nothing else.
 
-Each subcommand is a small module in ``gcbench.commands`` with ``add_parser`` and ``run``;
+The top layer. Each subcommand is a small module in ``gcbench.cli`` with ``add_parser`` and ``run``;
 this table lists them. Library errors (GcbenchError) become a message and exit code 2;
 a run with failed tasks exits 1.
 """

@@ -1,1 +1,5 @@
-"""gcbench.data."""
+"""Step 1, the inputs: images (load, convert, hash), datasets (manifests, download, verify),
+masks and Cityscapes labels, and the dataset registry.
+
+Imports ``gcbench.core`` only.
+"""
