@@ -1,11 +1,18 @@
-"""gcbench against a plain loop on the same JPEG + WebP Kodak sweep, in one command.
+"""gcbench against CompressAI's ``bench`` and a plain loop on the same Kodak JPEG sweep, in one command.
 
-The plain loop is what a researcher writes by hand: one process, Pillow encode and decode,
-PSNR in numpy, MS-SSIM with pytorch-msssim. gcbench runs the same tasks with --jobs 1 and
---jobs 2 (store, provenance, per-task rows included). Printed: seconds, tasks/s, and the ratio
-of each to the plain loop (>1 means gcbench is faster).
+Each route runs as a whole process, the way a user runs it (start-up, planning, store writes
+and final tables/plots included), alternating route by route for ``--repeats`` rounds so load
+from elsewhere falls on all of them alike. Printed: every time, the median of each route, the
+three ratios the project holds itself to, and the machine's load average.
 
-    python benchmarks/classical_sweep.py --kodak ../shared/datasets/kodak [--images 24]
+Routes (Kodak, JPEG at qualities 10, 20, …, 90: 216 tasks, PSNR + MS-SSIM):
+- ``plain``: what a researcher writes by hand: one process, Pillow encode and decode, PSNR in
+  numpy, pytorch-msssim on a permuted float tensor (its fastest layout).
+- ``compressai``: ``python -m compressai.utils.bench jpeg KODAK -q 10,…,90 -j 1``.
+- ``gcbench1`` / ``gcbench2``: ``gcbench run --codec jpeg@10,…,90 --metric psnr --metric ms-ssim
+  --jobs 1`` / ``--jobs 2`` into a fresh folder each time.
+
+    python benchmarks/classical_sweep.py --kodak "$GCBENCH_DATA/kodak" [--repeats 3] [--images 24]
 """
 
 from __future__ import annotations
@@ -15,75 +22,100 @@ import io
 import math
 import os
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-JPEG_Q = [10, 30, 50, 75, 90]
-WEBP_Q = [10, 30, 50, 75, 90]
+QUALITIES = list(range(10, 100, 10))
 
 
-def plain_loop(paths: list[Path], threads: int) -> float:
+def plain_loop(folder: Path) -> None:
+    """The hand-written baseline (run in its own process by ``--plain-loop``)."""
+    import numpy as np
     import torch
     from PIL import Image
     from pytorch_msssim import ms_ssim
 
-    torch.set_num_threads(threads)
-    t0 = time.perf_counter()
-    for path in paths:
+    for path in sorted(folder.glob("*.png")):
         img = np.asarray(Image.open(path).convert("RGB"))
-        for fmt, qs in (("JPEG", JPEG_Q), ("WEBP", WEBP_Q)):
-            for q in qs:
-                buf = io.BytesIO()
-                Image.fromarray(img).save(buf, fmt, quality=q)
-                rec = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-                mse = np.mean((img.astype(np.float64) - rec) ** 2)
-                _ = 10 * math.log10(255**2 / mse)
-                x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float()
-                y = torch.from_numpy(rec.copy()).permute(2, 0, 1)[None].float()
-                with torch.no_grad():
-                    _ = float(ms_ssim(x, y, data_range=255))
-    return time.perf_counter() - t0
+        for q in QUALITIES:
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, "JPEG", quality=q)
+            rec = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+            mse = np.mean((img.astype(np.float64) - rec) ** 2)
+            _ = 10 * math.log10(255**2 / mse)
+            x = torch.from_numpy(img).permute(2, 0, 1)[None].float()
+            y = torch.from_numpy(rec).permute(2, 0, 1)[None].float()
+            with torch.no_grad():
+                _ = float(ms_ssim(x, y, data_range=255))
 
 
-def gcbench_run(dataset: Path, jobs: int, out: Path) -> float:
-    from gcbench.execution.runner import RunConfig, run
+def _commands(data: Path, work: Path) -> dict[str, list[str]]:
+    py = sys.executable
+    qs = ",".join(map(str, QUALITIES))
+    run = [py, "-m", "gcbench", "run", "--codec", f"jpeg@{qs}", "--metric", "psnr", "--metric", "ms-ssim",
+           "--dataset", str(data), "--no-progress"]
+    return {
+        "plain": [py, __file__, "--plain-loop", str(data)],
+        "compressai": [py, "-m", "compressai.utils.bench", "jpeg", str(data), "-q", qs, "-j", "1"],
+        "gcbench1": [*run, "--jobs", "1", "--out", str(work / "out")],
+        "gcbench2": [*run, "--jobs", "2", "--out", str(work / "out")],
+    }
 
+
+def _time(command: list[str], work: Path) -> float:
+    shutil.rmtree(work / "out", ignore_errors=True)
     t0 = time.perf_counter()
-    report = run(RunConfig(
-        codecs=["jpeg@" + ",".join(map(str, JPEG_Q)), "webp@" + ",".join(map(str, WEBP_Q))],
-        dataset=str(dataset), out=out, metrics=["psnr", "ms-ssim"], jobs=jobs, progress=False, write_outputs=False,
-    ))
-    if report.failed:
-        raise SystemExit(f"gcbench run failed: {report.text()}")
-    return time.perf_counter() - t0
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kodak", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak")
+    ap.add_argument("--kodak", type=Path, default=Path(os.environ.get("GCBENCH_DATA", ".")) / "kodak")
     ap.add_argument("--images", type=int, default=24)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--routes", default="plain,compressai,gcbench1,gcbench2")
+    ap.add_argument("--plain-loop", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.plain_loop:
+        plain_loop(args.plain_loop)
+        return
     paths = sorted(args.kodak.glob("*.png"))[: args.images]
-    work = Path(tempfile.mkdtemp(prefix="gcbench-bench-"))
+    if not paths:
+        raise SystemExit(f"no Kodak images in {args.kodak}: give --kodak or set GCBENCH_DATA")
+    work = Path(tempfile.mkdtemp(prefix="gcbench-sweep-"))
     try:
         data = work / "data"
         data.mkdir()
         for p in paths:
             os.symlink(p.resolve(), data / p.name)
-        n_tasks = len(paths) * (len(JPEG_Q) + len(WEBP_Q))
-        cores = len(os.sched_getaffinity(0))
-        plain = plain_loop(paths, threads=cores)
-        g1 = gcbench_run(data, 1, work / "j1")
-        g2 = gcbench_run(data, 2, work / "j2")
-        print(f"{n_tasks} tasks (JPEG + WebP at {len(JPEG_Q)} qualities, {len(paths)} Kodak images), {cores} cores")
-        print(f"{'route':<28}{'seconds':>9}{'tasks/s':>9}{'vs plain':>10}")
-        for label, sec in (("plain loop (1 process)", plain), ("gcbench --jobs 1", g1), ("gcbench --jobs 2", g2)):
-            print(f"{label:<28}{sec:>9.2f}{n_tasks / sec:>9.1f}{plain / sec:>9.2f}×")
-        print(f"per-task harness overhead at --jobs 1: {(g1 - plain) / n_tasks * 1000:+.1f} ms "
-              f"({(g1 / plain - 1) * 100:+.1f} %)")
+        commands = _commands(data, work)
+        routes = args.routes.split(",")
+        times: dict[str, list[float]] = {r: [] for r in routes}
+        load_before = os.getloadavg()
+        for round_ in range(args.repeats):
+            for route in routes if round_ % 2 == 0 else reversed(routes):
+                times[route].append(_time(commands[route], work))
+                print(f"round {round_ + 1} {route:<11}{times[route][-1]:8.2f} s", flush=True)
+        load_after = os.getloadavg()
+        med = {r: statistics.median(v) for r, v in times.items()}
+        print(f"\n{len(paths) * len(QUALITIES)} tasks (JPEG q {QUALITIES[0]}…{QUALITIES[-1]}, {len(paths)} Kodak images), "
+              f"{len(os.sched_getaffinity(0))} cores, load average {load_before[0]:.2f} before / {load_after[0]:.2f} after")
+        for route in routes:
+            print(f"{route:<11} median {med[route]:7.2f} s   runs {', '.join(f'{t:.2f}' for t in times[route])}")
+        ratios = (("gcbench --jobs 2 / compressai bench -j 1", "gcbench2", "compressai", "≤ 0.40"),
+                  ("gcbench --jobs 1 / plain loop", "gcbench1", "plain", "≤ 0.80"),
+                  ("gcbench --jobs 1 / gcbench --jobs 2", "gcbench1", "gcbench2", "≥ 1.70"))
+        for label, a, b, goal in ratios:
+            if a in med and b in med:
+                print(f"{label:<44}{med[a] / med[b]:6.2f}   (goal {goal})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
