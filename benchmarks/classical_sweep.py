@@ -47,8 +47,8 @@ def plain_loop(folder: Path) -> None:
             rec = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
             mse = np.mean((img.astype(np.float64) - rec) ** 2)
             _ = 10 * math.log10(255**2 / mse)
-            x = torch.from_numpy(img).permute(2, 0, 1)[None].float()
-            y = torch.from_numpy(rec).permute(2, 0, 1)[None].float()
+            x = torch.from_numpy(img).float().unsqueeze(0).permute(0, 3, 1, 2)
+            y = torch.from_numpy(rec).float().unsqueeze(0).permute(0, 3, 1, 2)
             with torch.no_grad():
                 _ = float(ms_ssim(x, y, data_range=255))
 
