@@ -63,6 +63,7 @@ class Registry(Generic[T]):
         self._targets: dict[str, Target] = {}
         self._origins: dict[str, str] = {}
         self._loaded: dict[str, T] = {}
+        self._families: dict[str, Family] = {}
         self._ready = False
         self._lock = threading.RLock()
 
@@ -113,6 +114,33 @@ class Registry(Generic[T]):
             self._targets[ep.name] = _EntryPointTarget(ep)
             self._origins[ep.name] = origin
 
+    # -- prefix families ----------------------------------------------------------------
+    def add_family(self, family: Family, *, replace: bool = False) -> None:
+        """Resolve every name ``PREFIX:MEMBER`` through ``family`` (``pyiqa:fsim``).
+
+        Members are not listed by :meth:`names` (a family may be open-ended or large); they
+        are built on first use and cached like any other entry.
+        """
+        with self._lock:
+            if family.prefix in self._families and not replace:
+                raise ConfigError(f"{self.kind} family {family.prefix + ':'!r} is registered twice")
+            self._families[family.prefix] = family
+
+    def families(self) -> list[Family]:
+        """The prefix families, sorted by prefix."""
+        self._ensure()
+        return [self._families[p] for p in sorted(self._families)]
+
+    def family_names(self) -> list[str]:
+        """Every member name of the families that can list theirs (for column look-ups)."""
+        self._ensure()
+        return [f"{f.prefix}:{m}" for f in self.families() for m in f.members()]
+
+    def _family_of(self, name: str) -> tuple[Family, str] | None:
+        prefix, sep, member = name.partition(":")
+        family = self._families.get(prefix) if sep and member else None
+        return (family, member) if family is not None else None
+
     # -- look-up --------------------------------------------------------------------------
     def names(self, pattern: str | None = None) -> list[str]:
         """Sorted names, optionally filtered with shell wildcards (``'jpeg*'``)."""
@@ -124,7 +152,10 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         self._ensure()
-        return name in self._targets
+        if name in self._targets:
+            return True
+        found = self._family_of(name) if isinstance(name, str) else None
+        return found is not None and found[0].accepts(found[1])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -135,7 +166,8 @@ class Registry(Generic[T]):
 
     def origin(self, name: str) -> str:
         self._check(name)
-        return self._origins[name]
+        found = self._family_of(name)
+        return found[0].origin if found and name not in self._origins else self._origins[name]
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         self._ensure()
@@ -143,16 +175,29 @@ class Registry(Generic[T]):
 
     def _check(self, name: str) -> None:
         self._ensure()
-        if name not in self._targets:
-            raise UnknownNameError(self.kind, name, self.suggest(name), self.names())
+        if name in self._targets:
+            return
+        found = self._family_of(name)
+        if found is not None:
+            family, member = found
+            if family.accepts(member):
+                return
+            raise UnknownNameError(f"{self.kind} of the {family.prefix}: family", member,
+                                   difflib.get_close_matches(member, family.members(), n=3, cutoff=0.5),
+                                   family.members())
+        families = [f"{f.prefix}:NAME" for f in self.families()]
+        raise UnknownNameError(self.kind, name, self.suggest(name), self.names() + families)
 
     def get(self, name: str) -> T:
         self._check(name)
         with self._lock:
             if name in self._loaded:
                 return self._loaded[name]
-            target = self._targets[name]
-            origin = self._origins[name]
+            if name in self._targets:
+                target, origin = self._targets[name], self._origins[name]
+            else:
+                family, member = self._family_of(name)  # type: ignore[misc] - _check found it
+                target, origin = lazy(lambda: family.load(member)), family.origin
             try:
                 obj = _resolve(target)
             except Exception as exc:  # noqa: BLE001 - a plugin may fail in any way; name it
@@ -166,6 +211,30 @@ class Registry(Generic[T]):
                     raise PluginError(f"{self.kind} {name!r} from {origin} is invalid: {exc}") from exc
             self._loaded[name] = obj
             return obj
+
+
+class Family:
+    """Names ``PREFIX:MEMBER`` that resolve through one loader (``pyiqa:NAME``).
+
+    ``load(member)`` returns the object for a member; ``members()`` lists the valid members
+    when the family knows them (it must stay cheap: no heavy imports), and ``accepts(member)``
+    says whether a member is valid (by default: listed, or any when nothing is listed).
+    """
+
+    def __init__(self, prefix: str, load: Callable[[str], Any], *, members: Callable[[], list[str]] | None = None,
+                 description: str = "", origin: str = "built-in") -> None:
+        if not prefix or ":" in prefix:
+            raise ConfigError(f"a family prefix must be non-empty and without ':', got {prefix!r}")
+        self.prefix, self.load, self.description, self.origin = prefix, load, description, origin
+        self._members = members
+
+    def members(self) -> list[str]:
+        """The valid members, sorted (empty when the family does not list them)."""
+        return sorted(self._members()) if self._members is not None else []
+
+    def accepts(self, member: str) -> bool:
+        """Whether ``member`` names something this family can load."""
+        return member in self.members() if self._members is not None else bool(member)
 
 
 class _EntryPointTarget:
@@ -223,7 +292,7 @@ class RegistryModule(types.ModuleType):
         return len(self._registry)
 
 
-REGISTRY_METHODS = ("names", "get", "add", "remove", "origin", "suggest")
+REGISTRY_METHODS = ("names", "get", "add", "remove", "origin", "suggest", "add_family", "families", "family_names")
 
 
 def expose_registry(module_name: str, registry: Registry[Any]) -> None:
