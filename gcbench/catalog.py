@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,6 +47,11 @@ def list_metrics(pattern: str | None = None) -> pd.DataFrame:
                          "status": cls.available().describe()})
         except Exception as exc:  # noqa: BLE001
             rows.append({"metric": name, "kind": "", "columns": "", "library": "", "status": f"broken: {exc}"})
+    for family in metrics.families():  # e.g. pyiqa:NAME, one row for the whole family
+        label = f"{family.prefix}:NAME"
+        if pattern is None or fnmatch.fnmatchcase(label, pattern):
+            rows.append({"metric": label, "kind": "pair, noref", "columns": f"{family.prefix}_<name>",
+                         "library": family.prefix, "status": f"{len(family.members())} names: {family.description}"})
     return pd.DataFrame(rows, columns=["metric", "kind", "columns", "library", "status"])
 
 

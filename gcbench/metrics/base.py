@@ -121,11 +121,12 @@ def validate_metric_class(name: str, obj: Any) -> type[Metric]:
 
 
 def column_index() -> dict[str, Column]:
-    """Every declared column of every registered metric whose class loads (for views and plots)."""
-    from gcbench.metrics.registry import metrics
+    """Every declared column of every registered metric whose class loads (for views and plots);
+    prefix-family members (``pyiqa:NAME``) included."""
+    from gcbench.metrics.registry import all_metric_names, metrics
 
     out: dict[str, Column] = {}
-    for name in metrics.names():
+    for name in all_metric_names():
         try:
             cls = metrics.get(name)
         except Exception:  # noqa: BLE001 - a broken plugin must not break tables

@@ -112,10 +112,10 @@ def load_results(sources: str | Path | list[str | Path]) -> Results:
 
 def column_owners() -> dict[str, Any]:
     """Declared column name → the class of the metric that writes it (for kinds and flag columns)."""
-    from gcbench.metrics.registry import metrics
+    from gcbench.metrics.registry import all_metric_names, metrics
 
     out: dict[str, Any] = {}
-    for name in metrics.names():
+    for name in all_metric_names():  # prefix-family members (pyiqa:NAME) included
         try:
             cls = metrics.get(name)
         except Exception:  # noqa: BLE001, S112 - a broken plugin must not break tables
