@@ -218,7 +218,8 @@ class Family:
 
     ``load(member)`` returns the object for a member; ``members()`` lists the valid members
     when the family knows them (it must stay cheap: no heavy imports), and ``accepts(member)``
-    says whether a member is valid (by default: listed, or any when nothing is listed).
+    says whether a member is valid: a listed one, or any while the list is empty (the library
+    behind the family may be missing; ``load`` then says how to install it).
     """
 
     def __init__(self, prefix: str, load: Callable[[str], Any], *, members: Callable[[], list[str]] | None = None,
@@ -234,7 +235,8 @@ class Family:
 
     def accepts(self, member: str) -> bool:
         """Whether ``member`` names something this family can load."""
-        return member in self.members() if self._members is not None else bool(member)
+        members = self.members()
+        return member in members if members else bool(member)
 
 
 class _EntryPointTarget:

@@ -46,7 +46,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from gcbench.core.availability import Availability, require_modules
-from gcbench.core.errors import ConfigError, MetricError, WeightsError
+from gcbench.core.errors import ConfigError, MetricError, UnavailableError, WeightsError
 from gcbench.metrics.base import Column, Metric, NoRefMetric, PairMetric
 
 PREFIX = "pyiqa"
@@ -176,6 +176,9 @@ class _NoRefIQA(PyIQAMetric, NoRefMetric):
 @lru_cache(maxsize=None)
 def metric_class(member: str) -> type[PyIQAMetric]:
     """The metric class of pyiqa preset ``member`` (one class per preset, so its identity is stable)."""
+    if not pyiqa_configs():
+        raise UnavailableError(f"metric {PREFIX}:{member} needs pyiqa, which is not installed; "
+                               "install it with: pip install 'gcbench[niqe]'")
     config = pyiqa_configs().get(member)
     if config is None or member in DATASET_LEVEL:
         why = "scores a folder, not an image (use gcbench's fid or kid)" if member in DATASET_LEVEL else "is not a pyiqa preset"

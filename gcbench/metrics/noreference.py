@@ -3,9 +3,19 @@
 NIQE (Mittal et al. 2012) is a no-reference score (lower is more natural). pyiqa computes it;
 its model file is made from the MATLAB reference's pristine parameters, which gcbench ships
 (``niqe-pristine`` in gcbench.weights, from BasicSR, Apache-2.0) and converts once into the
-``.mat`` layout pyiqa reads. The luma is the Y of MATLAB's YCbCr (``color_space="ycbcr"``), as
-in the MATLAB reference: baboon.png gives 5.7300 against MATLAB's 5.72957338. pyiqa's own
-``niqe`` preset uses the Y of YIQ (5.7385 on baboon); ``color_space="yiq"`` selects it.
+``.mat`` layout pyiqa reads.
+
+Which grey image NIQE scores decides its value:
+
+- ``color_space="ycbcr"`` (default): the Y of MATLAB's ``rgb2ycbcr`` (BT.601, 16–235). It
+  reproduces BasicSR's MATLAB figure for baboon.png, 5.72957338 (5.7296): gcbench gives 5.7300.
+  BasicSR's own re-implementation uses the same Y, so that figure is evidently a Y-channel one.
+- ``color_space="gray"``: what the official release's ``computequality.m`` does with a colour
+  image, ``rgb2gray``: MATLAB's weights 0.298936021293776, 0.587043074451121, 0.114020904255103
+  (the first row of inv(NTSC matrix); documented as 0.2989, 0.5870, 0.1140), and for a uint8
+  image a uint8 result, rounded to nearest with halves away from zero (MATLAB's conversion to an
+  integer class). Use it to match numbers made with the release code (baboon.png: 5.7498).
+- ``color_space="yiq"``: pyiqa's own ``niqe`` preset, the Y of YIQ (5.7318 on baboon).
 
 Each row has the reconstruction's NIQE and, for comparison, the original's (computed once per
 original image and cached on disk). pyiqa is imported only when NIQE is used: its import pulls
@@ -28,7 +38,15 @@ from gcbench.metrics.base import Column, NoRefMetric
 
 WEIGHTS_ENTRY = "niqe-pristine"
 BLOCK = 96  # NIQE's block size: both sides must hold at least one block
-COLOR_SPACES = ("ycbcr", "yiq")
+COLOR_SPACES = ("ycbcr", "gray", "yiq")
+# MATLAB's rgb2gray: the first row of inv([1 0.956 0.621; 1 -0.272 -0.647; 1 -1.106 1.703])
+RGB2GRAY = (0.298936021293776, 0.587043074451121, 0.114020904255103)
+
+
+def matlab_rgb2gray(image: np.ndarray) -> np.ndarray:
+    """MATLAB's ``rgb2gray`` of a uint8 RGB image: the weighted sum, rounded half away from zero to uint8."""
+    weighted = np.asarray(image, dtype=np.float64) @ np.asarray(RGB2GRAY)
+    return np.floor(np.clip(weighted, 0.0, 255.0) + 0.5).astype(np.uint8)  # non-negative: half up = away from 0
 
 
 def _version(dist: str) -> str:
@@ -99,7 +117,9 @@ class NIQE(NoRefMetric):
         mat = pyiqa_model_file(weights.resolve(WEIGHTS_ENTRY))
         import pyiqa
 
-        self._model = pyiqa.create_metric("niqe", device=self.device, color_space=self.color_space,
+        # "gray" images arrive as one channel, which pyiqa scores as they are (no colour conversion)
+        color_space = "ycbcr" if self.color_space == "gray" else self.color_space
+        self._model = pyiqa.create_metric("niqe", device=self.device, color_space=color_space,
                                           pretrained_model_path=str(mat))
 
     def score(self, image: np.ndarray) -> float:
@@ -110,6 +130,8 @@ class NIQE(NoRefMetric):
         if h < BLOCK or w < BLOCK:
             raise MetricError(f"image {w}×{h} is too small for NIQE: both sides must be at least {BLOCK} px")
         self.prepare()
+        if self.color_space == "gray":
+            image = matlab_rgb2gray(image)[..., None]
         x = torch.tensor(image).permute(2, 0, 1)[None].to(torch.float32) / 255.0  # a copy: may be read-only
         with torch.no_grad():
             value = float(self._model(x.to(self.device)).flatten()[0])

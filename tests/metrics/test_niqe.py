@@ -47,6 +47,26 @@ def test_baboon_matches_matlab() -> None:
     assert abs(NIQE(color_space="yiq").compute(None, _rgb(baboon))["niqe"] - MATLAB_BABOON) < 0.01
 
 
+def test_gray_is_matlab_rgb2gray_then_niqe(pyiqa_model_file: str) -> None:
+    """color_space="gray": MATLAB's rgb2gray (derived here from the NTSC matrix, rounded half away
+    from zero to uint8), scored by pyiqa's NIQE on that one channel."""
+    import pyiqa
+    import torch
+
+    ntsc = np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]])
+    weights = np.linalg.inv(ntsc)[0]
+    np.testing.assert_allclose(weights, [0.2989, 0.5870, 0.1140], atol=5e-5)  # MATLAB's documented weights
+    baboon = _rgb(SHARED / "datasets" / "niqe-reference" / "baboon.png")
+    weighted = baboon.astype(np.float64) @ weights
+    gray = np.where(weighted >= 0, np.floor(weighted + 0.5), np.ceil(weighted - 0.5)).astype(np.uint8)
+    direct = pyiqa.create_metric("niqe", device="cpu", pretrained_model_path=pyiqa_model_file)
+    expected = float(direct(torch.tensor(gray, dtype=torch.float32)[None, None] / 255.0))
+    value = NIQE(color_space="gray").compute(None, baboon)["niqe"]
+    assert value == pytest.approx(expected, abs=1e-9)
+    # the release code's grey image scores baboon differently from the Y-channel MATLAB figure
+    assert abs(value - MATLAB_BABOON) > 0.01
+
+
 @pytest.mark.parametrize("color_space", ["ycbcr", "yiq"])
 def test_kodak_equals_pyiqa_direct_call(kodak_dir: Path, pyiqa_model_file: str, color_space: str) -> None:
     import pyiqa
@@ -84,7 +104,7 @@ def test_declarations_and_errors() -> None:
     cols = {c.name: c for c in NIQE.columns}
     assert NIQE.kind == "noref" and NIQE.library == "pyiqa"
     assert cols["niqe"].higher_is_better is False and cols["niqe_original"].higher_is_better is False
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="gray"):
         NIQE(color_space="lab")
     with pytest.raises(MetricError, match="at least 96"):
         NIQE().compute(None, np.zeros((95, 300, 3), np.uint8))
