@@ -18,5 +18,6 @@ def main(args: argparse.Namespace) -> int:
     specs = [load_spec(path) for path in args.specs] if args.specs else [codecs.get(n) for n in codecs.names()]
     for spec in specs:
         codec = build_codec(spec)  # adapter options are checked here
-        print(f"{spec.name}: ok ({spec.adapter}, {spec.rate_param} × {len(spec.settings)}; {codec.available().describe()})")
+        print(f"{spec.name}: ok ({spec.adapter}, {spec.rate_param} {spec.rate_axis.describe()} × {len(spec.settings)}; "
+              f"{codec.available().describe()})")
     return 0

@@ -1,7 +1,7 @@
 """Codec specs: every codec is a TOML file (pure data) checked into a frozen dataclass.
 
-A spec file names its adapter, the rate parameter, the default sweep, the adapter's options
-and the library. ``base = "jpeg"`` inherits another spec and overrides what it lists (options
+A spec file names its adapter, the rate parameter and its axis (type and valid range, see
+:mod:`gcbench.codecs.rate_axis`), the default sweep, the adapter's options and the library. ``base = "jpeg"`` inherits another spec and overrides what it lists (options
 are merged key by key), so a variant is one short file and no code::
 
     base = "jpeg"
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from gcbench.codecs.rate_axis import AXIS_KEYS, RateAxis, axis_from_fields, setting_problem, show_setting
 from gcbench.core.errors import ConfigError, PluginError
 from gcbench.core.resources import search_path
 from gcbench.core.settings import Setting, format_setting
@@ -28,7 +29,7 @@ from gcbench.core.tomlio import read_toml
 
 _KNOWN_KEYS = {
     "name", "base", "adapter", "description", "rate_param", "settings", "options", "library",
-    "rate_increases_with_setting", "url", "paper", "license",
+    "rate_increases_with_setting", "url", "paper", "license", *AXIS_KEYS,
 }
 
 
@@ -47,6 +48,34 @@ class CodecSpec:
     paper: str = ""
     license: str = ""
     source: str = ""  # the file it came from (not part of the hash)
+    # the rate axis (gcbench.codecs.rate_axis): not part of the hash, it only accepts or refuses
+    setting_type: str = ""
+    setting_min: int | float | None = None
+    setting_max: int | float | None = None
+    setting_min_exclusive: bool = False
+    setting_choices: tuple[Setting, ...] = ()
+
+    def __post_init__(self) -> None:
+        # a spec read back from a stored run config has lists where tuples belong
+        object.__setattr__(self, "settings", tuple(self.settings))
+        object.__setattr__(self, "setting_choices", tuple(self.setting_choices or ()))
+
+    @property
+    def rate_axis(self) -> RateAxis:
+        """The declared type and range of the setting (unchecked: specs are checked when loaded)."""
+        return RateAxis(self.setting_type, self.setting_min, self.setting_max,
+                        self.setting_min_exclusive, self.setting_choices)
+
+    def check_setting(self, setting: Setting) -> None:
+        """Raise ConfigError when ``setting`` is off this codec's declared rate axis.
+
+        The message names the codec, the value and the valid range
+        (``jpeg: quality 500 is outside 0–100``, ``jpeg: quality 'abc' is not an integer``).
+        A spec that declares no axis accepts any valid setting.
+        """
+        message = setting_problem(self.rate_axis, self.name, self.rate_param, setting)
+        if message is not None:
+            raise ConfigError(message)
 
     def with_options(self, **overrides: Any) -> CodecSpec:
         options = _merge(self.options, overrides)
@@ -71,6 +100,7 @@ class CodecSpec:
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["settings"] = list(self.settings)
+        d["setting_choices"] = list(self.setting_choices)
         return d
 
 
@@ -128,6 +158,7 @@ def load_spec(path: str | Path) -> CodecSpec:
 
 
 def spec_from_dict(raw: dict[str, Any], *, default_name: str, source: str = "") -> CodecSpec:
+    """Check a spec's keys (inheritance already applied) and build it; ConfigError says what is wrong."""
     where = source or default_name
     for key in ("adapter", "rate_param", "settings"):
         if key not in raw:
@@ -142,7 +173,9 @@ def spec_from_dict(raw: dict[str, Any], *, default_name: str, source: str = "") 
     options = raw.get("options", {})
     if not isinstance(options, dict):
         raise ConfigError(f"{where}: 'options' must be a table")
-    return CodecSpec(
+    axis = axis_from_fields(raw.get("setting_type", ""), raw.get("setting_min"), raw.get("setting_max"),
+                            raw.get("setting_min_exclusive", False), raw.get("setting_choices"), where)
+    spec = CodecSpec(
         name=str(raw.get("name", default_name)),
         adapter=str(raw["adapter"]),
         rate_param=str(raw["rate_param"]),
@@ -155,7 +188,25 @@ def spec_from_dict(raw: dict[str, Any], *, default_name: str, source: str = "") 
         paper=str(raw.get("paper", "")),
         license=str(raw.get("license", "")),
         source=source,
+        **_axis_fields(axis),
     )
+    check_default_settings(spec, where)
+    return spec
+
+
+def _axis_fields(axis: RateAxis) -> dict[str, Any]:
+    return {"setting_type": axis.kind, "setting_min": axis.minimum, "setting_max": axis.maximum,
+            "setting_min_exclusive": axis.min_exclusive, "setting_choices": axis.choices}
+
+
+def check_default_settings(spec: CodecSpec, where: str) -> None:
+    """A default setting off the spec's own rate axis is a mistake in the spec, not in a run."""
+    axis = spec.rate_axis
+    for setting in spec.settings:
+        why = axis.problem(setting)
+        if why is not None:
+            raise ConfigError(f"{where}: default setting {spec.rate_param} {show_setting(setting)} {why} "
+                              f"(the spec's own rate axis: {axis.describe()})")
 
 
 def adapter_class(spec: CodecSpec) -> type:
@@ -181,11 +232,17 @@ def spec_from_plugin(name: str, obj: Any) -> CodecSpec:
     if not (isinstance(obj, type) and issubclass(obj, Codec)):
         raise PluginError(f"codec plugin {name!r} must be a gcbench.Codec subclass, got {obj!r}")
     missing = [a for a in ("default_settings", "rate_increases_with_setting") if not hasattr(obj, a)]
+    where = f"codec plugin {name!r}"
     if not isinstance(getattr(obj, "rate_param", None), str):
         missing.insert(0, "rate_param")
     if missing:
         raise PluginError(f"codec plugin {name!r} must declare class attributes {missing}")
-    return CodecSpec(
+    try:
+        axis = axis_from_fields(*(getattr(obj, key, default) for key, default in zip(
+            AXIS_KEYS, ("", None, None, False, ()), strict=True)), where)
+    except ConfigError as exc:
+        raise PluginError(str(exc)) from exc
+    spec = CodecSpec(
         name=name,
         adapter=f"{obj.__module__}:{obj.__qualname__}",
         rate_param=obj.rate_param,
@@ -195,4 +252,10 @@ def spec_from_plugin(name: str, obj: Any) -> CodecSpec:
         description=(obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else "",
         library=str(getattr(obj, "library", "")),
         source=f"entry point {obj.__module__}:{obj.__qualname__}",
+        **_axis_fields(axis),
     )
+    try:
+        check_default_settings(spec, where)
+    except ConfigError as exc:
+        raise PluginError(str(exc)) from exc
+    return spec
