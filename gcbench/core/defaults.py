@@ -21,7 +21,15 @@ SEED = 0
 JOBS = 1
 EXECUTOR = "local"
 DEVICE = "cpu"
+METRICS = ("psnr", "ms-ssim")           # computed when a run names none
+TARGET_MODE = "nearest"                 # equal-bitrate: the nearest bpp ("under": highest not above)
 BPP_TOLERANCE = 0.05                    # equal-bitrate search: relative distance still "on target"
+EXHAUSTIVE_AXIS = 16                    # equal-bitrate search: axes this short are probed at every setting
+
+# -- timing ---------------------------------------------------------------------------------
+TIMING_WARMUP = 2                       # untimed runs per (codec, setting, image)
+TIMING_REPEATS = 10                     # timed runs per (codec, setting, image)
+TIMING_THREADS = 1                      # threads for torch, OpenMP/BLAS and the codec library
 
 # -- environment variables (name -> what it sets) -------------------------------------------
 ENVIRONMENT = {
