@@ -56,14 +56,17 @@ def list_metrics(pattern: str | None = None) -> pd.DataFrame:
 
 
 def list_datasets(pattern: str | None = None) -> pd.DataFrame:
+    """Every registered dataset: its image count, whether and where it is on this machine, licence."""
     import pandas as pd
 
-    from gcbench.data.datasets import DatasetManifest
+    from gcbench.data.acquire import dataset_status
     from gcbench.data.registry import datasets
 
     rows = []
     for name in datasets.names(pattern):
-        m: DatasetManifest = datasets.get(name)
-        rows.append({"dataset": name, "images": getattr(m, "n_images", None) or len(m.files), "license": m.license, "source": m.url,
-                     "description": m.description})
-    return pd.DataFrame(rows, columns=["dataset", "images", "license", "source", "description"])
+        entry = datasets.get(name)
+        status = dataset_status(entry)
+        rows.append({"dataset": name, "images": entry.n_images, "found": "" if status.found is None else str(status.found),
+                     "where": str(status.where) if status.present else "", "license": entry.license,
+                     "description": entry.description})
+    return pd.DataFrame(rows, columns=["dataset", "images", "found", "where", "license", "description"])

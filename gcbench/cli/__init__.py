@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "timing": "gcbench.cli.timing",
     "study": "gcbench.cli.study",
     "weights": "gcbench.cli.weights",
+    "datasets": "gcbench.cli.datasets",
 }
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
