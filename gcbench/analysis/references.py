@@ -15,6 +15,13 @@ are, ``description`` serving as the source; ``rename`` maps their column names o
 
 CSV: columns ``name``, ``source``, ``bpp`` and metric columns, one row per point (lines
 starting with ``#`` are comments); an optional ``dataset`` column.
+
+Instead of a file, a NAME (or a shell wildcard) picks curves shipped with gcbench: the authors'
+published files, ``compressai/kodak/webp``, ``hific/kodak/hific``, ``msillm/kodak/ms-illm``
+(:mod:`gcbench.analysis.bundled_references`; ``gcbench ls references`` lists them).
+
+A curve with ``ms_ssim`` (the mean MS-SSIM of its images) and no ``ms_ssim_db`` gets
+``ms_ssim_db`` = -10·log10(1 - mean MS-SSIM), CompressAI's convention for curves.
 """
 
 from __future__ import annotations
@@ -47,8 +54,11 @@ class ReferenceCurve:
         return f"{self.source}{dataset}; file {where}"
 
 
-def _points(raw: Any, where: str, rename: dict[str, str]) -> pd.DataFrame:
+def points_table(raw: Any, where: str, rename: dict[str, str] | None = None) -> pd.DataFrame:
+    """A curve's points (a table of columns or a list of rows) checked, numeric, sorted by bpp."""
     import pandas as pd
+
+    from gcbench.metrics.pixel import to_db
 
     if isinstance(raw, dict):
         lengths = {k: len(v) for k, v in raw.items() if isinstance(v, list)}
@@ -59,16 +69,19 @@ def _points(raw: Any, where: str, rename: dict[str, str]) -> pd.DataFrame:
         df = pd.DataFrame(raw)
     else:
         raise ConfigError(f"{where}: 'points' must be a table of columns or a list of rows")
-    df = df.rename(columns=rename)
+    df = df.rename(columns=rename or {})
     if "bpp" not in df.columns:
         raise ConfigError(f"{where}: no 'bpp' column among {list(df.columns)}")
     for col in df.columns:
         df[col] = pd.to_numeric(df[col], errors="coerce")
     df = df.dropna(axis=1, how="all")
+    if "ms_ssim" in df.columns and "ms_ssim_db" not in df.columns:
+        df["ms_ssim_db"] = df["ms_ssim"].map(to_db)  # dB of the mean, as published curves draw it
     if (df["bpp"].dropna() <= 0).any():
         raise ConfigError(f"{where}: bpp values must be positive")
     if df["bpp"].notna().sum() < 2:
         raise ConfigError(f"{where}: a curve needs at least two points")
+    df = df[["bpp", *(c for c in df.columns if c != "bpp")]]
     return df.sort_values("bpp").reset_index(drop=True)
 
 
@@ -85,16 +98,18 @@ def _from_dict(d: dict[str, Any], where: str, rename: dict[str, str]) -> tuple[s
     raw = d.get("points", d.get("results"))
     if raw is None:
         raise ConfigError(f"{where}: curve {name!r} has no 'points'")
-    return str(name), str(source), str(d.get("dataset", "")), _points(raw, f"{where}: {name}", mapping)
+    return str(name), str(source), str(d.get("dataset", "")), points_table(raw, f"{where}: {name}", mapping)
 
 
 def load_references(path: str | Path, rename: dict[str, str] | None = None) -> list[ReferenceCurve]:
-    """Every curve in one CSV or JSON file."""
+    """Every curve in one CSV or JSON file, or the shipped curves a NAME or wildcard picks."""
     import pandas as pd
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"reference file {path} not found")
+        if path.suffix.lower() in (".csv", ".json"):
+            raise ConfigError(f"reference file {path} not found")
+        return load_named(str(path))
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     rename = dict(rename or {})
@@ -123,13 +138,23 @@ def load_references(path: str | Path, rename: dict[str, str] | None = None) -> l
                 raise ConfigError(f"{path}: curve {name!r} has no source")
             dataset = ", ".join(sorted(set(g["dataset"].dropna().astype(str)))) if "dataset" in g.columns else ""
             values = g.drop(columns=[c for c in ("name", "source", "dataset") if c in g.columns])
-            points = _points(values.to_dict("list"), f"{path}: {name}", {})
+            points = points_table(values.to_dict("list"), f"{path}: {name}")
             curves.append(ReferenceCurve(str(name), "; ".join(sources), points, dataset, str(path), sha))
     else:
         raise ConfigError(f"{path}: reference curves are read from .csv or .json files")
     if not curves:
         raise ConfigError(f"{path}: no curves in the file")
     return curves
+
+
+def load_named(text: str) -> list[ReferenceCurve]:
+    """The shipped curves named ``text`` (shell wildcards allowed: ``compressai/kodak/*``)."""
+    from gcbench.analysis.bundled_references import load_bundled, references
+
+    names = references.names(text) if any(ch in text for ch in "*?[") else [text]
+    if not names:
+        raise ConfigError(f"no shipped reference curve matches {text!r} (`gcbench ls references` lists them)")
+    return [load_bundled(name) for name in names]  # an unknown name raises with "Did you mean"
 
 
 def parse_rename(pairs: list[str]) -> dict[str, str]:

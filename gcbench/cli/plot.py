@@ -13,14 +13,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="metric column to plot against bpp, repeatable (default: psnr, ms_ssim_db and the rest)")
     p.add_argument("--out", help="output file stem (default DIR/rd)")
     p.add_argument("--format", action="append", choices=["png", "svg", "pdf"], help="default: png and svg")
+    p.add_argument("--reference", action="append", default=[], metavar="FILE|NAME",
+                   help="published curves to draw: a CSV/JSON file or a shipped name (gcbench ls references)")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from gcbench.analysis.plots import plot_rd
+    from gcbench.analysis.references import load_references
 
     stem = Path(args.out) if args.out else Path(args.dir) / "rd"
-    written = plot_rd(args.dir, stem, columns=args.metric, formats=tuple(args.format or ("png", "svg")))
+    references = [curve for ref in args.reference for curve in load_references(ref)]
+    written = plot_rd(args.dir, stem, columns=args.metric, formats=tuple(args.format or ("png", "svg")),
+                      references=references)
     if not written:
         print("nothing to plot: no successful results with those metrics")
         return 1
