@@ -57,6 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", help="folder holding the named dataset's files")
     p.add_argument("--metric", action="append", metavar="NAME",
                    help="metric to compute, repeatable (default: psnr and ms-ssim)")
+    p.add_argument("--metric-set", action="append", default=[], metavar="NAME",
+                   help="a named set of metrics, repeatable: jpeg-ai (those that cannot run here are named on stderr)")
     p.add_argument("--out", required=True, help="output folder (results database, tables, plots)")
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
@@ -97,15 +99,30 @@ def executor_options(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
+def metric_names(args: argparse.Namespace) -> list[str]:
+    """--metric names, then each --metric-set expanded (gcbench.metrics.sets); default psnr, ms-ssim."""
+    from gcbench.execution.runner import DEFAULT_METRICS
+    from gcbench.metrics.sets import expand_metric_set
+
+    names = list(args.metric or [])
+    for set_name in args.metric_set:
+        expanded, warnings = expand_metric_set(set_name)
+        for line in warnings:
+            print(line, file=sys.stderr)
+        names += [n for n in expanded if n not in names]
+    return names or list(DEFAULT_METRICS)
+
+
 def config_from_args(args: argparse.Namespace) -> Any:
     from gcbench.codecs.external import parse_binary_args
-    from gcbench.execution.runner import DEFAULT_METRICS, RunConfig
+    from gcbench.execution.runner import RunConfig
 
+    metrics = metric_names(args)
     return RunConfig(
         codecs=args.codec,
         dataset=args.dataset,
         out=args.out,
-        metrics=args.metric or list(DEFAULT_METRICS),
+        metrics=metrics,
         jobs=args.jobs,
         threads=args.threads,
         device=args.device,
@@ -113,7 +130,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         executor=args.executor,
         executor_options=executor_options(args),
         codec_options=_codec_options(args),
-        metric_options=metric_overrides(args.metric_option, args.metric or list(DEFAULT_METRICS)),
+        metric_options=metric_overrides(args.metric_option, metrics),
         binaries=parse_binary_args(args.binary),
         max_images=args.max_images,
         masks=args.masks,
