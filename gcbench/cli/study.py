@@ -70,8 +70,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="drop trials answered faster (default: the form's minimum viewing time)")
     a.add_argument("--max-rt", type=float, metavar="SECONDS", help="drop trials answered slower")
     a.add_argument("--confidence", type=float, default=0.95, help="confidence level of intervals (default 0.95)")
-    a.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates over participants (default 1000)")
-    a.add_argument("--elo-orders", type=int, default=1000, help="random orders Elo is averaged over (default 1000)")
+    a.add_argument("--bootstrap", type=int, default=1000,
+                   help="cluster bootstrap replicates for every interval (default 1000)")
+    a.add_argument("--clusters", choices=["participants+images", "participants", "images"],
+                   default="participants+images",
+                   help="what the bootstrap resamples: participants and images independently (default), or one")
+    a.add_argument("--elo-orders", type=int, default=1000,
+                   help="random orders sequential Elo is averaged over (default 1000)")
     a.add_argument("--seed", type=int, default=0, help="seed of bootstrap and Elo orders (default 0)")
     a.add_argument("--no-plot", action="store_true", help="do not draw preferences.png")
     a.set_defaults(func=main_analyze)
@@ -123,7 +128,7 @@ def main_analyze(args: argparse.Namespace) -> int:
     report = analyze_study(AnalysisConfig(
         key=args.key, answers=args.answers, out=args.out, catch_pass=args.catch_pass, min_rt_s=args.min_rt,
         max_rt_s=args.max_rt, confidence=args.confidence, bootstrap=args.bootstrap, elo_orders=args.elo_orders,
-        seed=args.seed, plot=not args.no_plot,
+        seed=args.seed, plot=not args.no_plot, clusters=args.clusters,
     ))
     print(report.text())
     if report.rejected:

@@ -8,10 +8,15 @@ Quality control, both reported: participants whose catch-trial accuracy is below
 the minimum viewing time the form enforced, which only an altered form can undercut) or
 slower than ``max_rt_s`` when given.
 
-Per codec pair: preference rate with a Wilson interval and an exact two-sided binomial test
-against 50 %. Per codec: Bradley–Terry log-strength (choix) and CLIC-style Elo (start 2000,
-K 30, scale 400, mean over random orders), each with a percentile bootstrap interval that
-resamples participants (a participant's trials stay together: they are not independent).
+Trials are not independent: one participant answers many, and one image appears in many. Per
+codec pair: preference rate with a percentile interval from the two-way cluster bootstrap over
+participants and images (``clusters``; gcbench.study.stats), beside the Wilson interval and the
+exact two-sided binomial test against 50 % (both of which treat trials as independent), and
+Holm's adjustment of those p-values over all pairs. Every kept trial of a pair is pooled
+(participants, images, crops, sides); the summary says so. Per codec: Bradley–Terry
+log-strength (choix), maximum-likelihood Elo on the 400·log10 scale anchored at a mean of 2000
+as CLIC's scoring code does (``elo_ml``), and sequential Elo (start 2000, K 30, mean over random
+orders: ``elo_sequential``), each with a percentile interval from the same cluster bootstrap.
 
 Outputs in ``out``: ``pairs.csv``, ``scores.csv``, ``participants.csv``, ``rejected.csv``,
 ``summary.md`` and ``preferences.png``/``.svg``.
@@ -31,9 +36,13 @@ from gcbench.core.errors import ConfigError
 from gcbench.study.answers import Answers, Rejected, load_answers
 from gcbench.study.keyfile import read_key
 from gcbench.study.stats import (
+    CLUSTERS,
     binomial_p,
     bradley_terry,
+    cluster_weights,
     elo_many,
+    elo_ml,
+    holm,
     percentile_interval,
     wilson_interval,
     win_matrix,
@@ -55,6 +64,7 @@ class AnalysisConfig:
     bootstrap: int = 1000
     elo_orders: int = 1000
     bootstrap_elo_orders: int = 20  # per replicate; the spread comes from resampling participants
+    clusters: str = "participants+images"  # what the bootstrap resamples (gcbench.study.stats.CLUSTERS)
     bt_alpha: float = 0.01
     seed: int = 0
     plot: bool = True
@@ -82,7 +92,8 @@ class AnalysisReport:
 
     def pairs_for_display(self) -> pd.DataFrame:
         """The pairs table with p-values in significant digits (a fixed 4 decimals would print 0.0000)."""
-        return self.pairs.assign(p_value=[f"{p:.3g}" if not math.isnan(p) else "" for p in self.pairs["p_value"]])
+        return self.pairs.assign(**{column: [f"{p:.3g}" if not math.isnan(p) else "" for p in self.pairs[column]]
+                                    for column in ("p_value", "p_holm")})
 
     def quality_lines(self) -> list[str]:
         """What was read, rejected and dropped, and why."""
@@ -108,21 +119,24 @@ def _check(config: AnalysisConfig) -> None:
         raise ConfigError(f"--confidence must lie between 0.5 and 1, got {config.confidence}")
     if config.bootstrap < 0 or config.elo_orders < 1 or config.bootstrap_elo_orders < 1:
         raise ConfigError("--bootstrap must be >= 0 and the Elo order counts >= 1")
+    if config.clusters not in CLUSTERS:
+        raise ConfigError(f"--clusters must be one of {', '.join(CLUSTERS)}, got {config.clusters!r}")
     if not config.answers:
         raise ConfigError("no answers files given")
 
 
-def _quality_control(key: dict[str, Any], accepted: list[Answers], config: AnalysisConfig) -> tuple[list[dict[str, Any]], dict[str, list[tuple[str, str]]]]:
-    """Per-participant rows, and each kept participant's (winner, loser) codec comparisons."""
+def _quality_control(key: dict[str, Any], accepted: list[Answers], config: AnalysisConfig) -> tuple[list[dict[str, Any]], dict[str, list[tuple[str, str, str]]]]:
+    """Per-participant rows, and each kept participant's (winner, loser, image) comparisons."""
     min_rt = config.min_rt_s if config.min_rt_s is not None else float(key["options"].get("min_view_s", 0.0))
     max_rt = config.max_rt_s
+    image_of = {it["item"]: it["image"] for it in key.get("items", [])}
     rows: list[dict[str, Any]] = []
-    games: dict[str, list[tuple[str, str]]] = {}
+    games: dict[str, list[tuple[str, str, str]]] = {}
     for ans in accepted:
         part = ans.participant
         design = {t["trial"]: t for t in part["trials"]}
         catch_total = catch_ok = too_fast = too_slow = 0
-        pairs: list[tuple[str, str]] = []
+        pairs: list[tuple[str, str, str]] = []
         for a in ans.trials:
             t = design[a["trial"]]
             if t["kind"] == "catch":
@@ -137,7 +151,7 @@ def _quality_control(key: dict[str, Any], accepted: list[Answers], config: Analy
                 continue
             chosen = t["left_codec"] if a["choice"] == "left" else t["right_codec"]
             other = t["right_codec"] if a["choice"] == "left" else t["left_codec"]
-            pairs.append((chosen, other))
+            pairs.append((chosen, other, image_of.get(t.get("item"), "")))
         accuracy = catch_ok / catch_total if catch_total else math.nan
         if catch_total and accuracy < config.catch_pass:
             status = f"failed catch trials ({catch_ok} of {catch_total} correct, {config.catch_pass:.0%} needed)"
@@ -156,89 +170,134 @@ def _quality_control(key: dict[str, Any], accepted: list[Answers], config: Analy
     return rows, games
 
 
-def _pair_table(codecs: list[str], comparisons: np.ndarray, bpp: dict[str, float], confidence: float) -> list[dict[str, Any]]:
-    wins = win_matrix(comparisons, len(codecs))
+@dataclass
+class Trials:
+    """The kept comparisons as arrays: (winner, loser) codec indices, and each one's clusters."""
+
+    comparisons: np.ndarray  # T × 2
+    participant: np.ndarray  # T, index into ``people``
+    image: np.ndarray  # T, index into ``images``
+    people: list[str]
+    images: list[str]
+
+    @classmethod
+    def build(cls, games: dict[str, list[tuple[str, str, str]]], codecs: list[str]) -> Trials:
+        """Arrays from each kept participant's (winner, loser, image) comparisons."""
+        index = {c: i for i, c in enumerate(codecs)}
+        people = list(games)
+        images = sorted({image for g in games.values() for _, _, image in g})
+        image_index = {name: i for i, name in enumerate(images)}
+        rows = [(index[w], index[lo], p, image_index[img]) for p, pid in enumerate(people) for w, lo, img in games[pid]]
+        a = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        return cls(a[:, :2], a[:, 2], a[:, 3], people, images)
+
+
+def _cluster_draws(trials: Trials, config: AnalysisConfig, rng: np.random.Generator) -> tuple[np.ndarray | None, str]:
+    """Bootstrap weights (replicates × trials), or None with the reason."""
+    if config.bootstrap == 0:
+        return None, "no bootstrap asked for"
+    if "participants" in config.clusters and len(trials.people) < 2:
+        return None, "bootstrap intervals need at least two kept participants"
+    if config.clusters == "images" and len(trials.images) < 2:
+        return None, "bootstrap intervals over images need at least two images"
+    return cluster_weights(trials.participant, trials.image, config.bootstrap, rng, config.clusters), ""
+
+
+def _pair_table(codecs: list[str], trials: Trials, weights: np.ndarray | None, bpp: dict[str, float],
+                confidence: float) -> list[dict[str, Any]]:
+    wins = win_matrix(trials.comparisons, len(codecs))
     rows = []
     for i, j in combinations(range(len(codecs)), 2):
-        n = int(wins[i, j] + wins[j, i])
-        w = int(wins[i, j])
+        n, w = int(wins[i, j] + wins[j, i]), int(wins[i, j])
         lo, hi = wilson_interval(w, n, confidence)
+        pair = np.isin(trials.comparisons[:, 0], (i, j)) & np.isin(trials.comparisons[:, 1], (i, j))
+        ci = (math.nan, math.nan)
+        if weights is not None and n:
+            won = (trials.comparisons[pair, 0] == i).astype(np.float64)
+            total = weights[:, pair].sum(axis=1).astype(np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                replicates = np.where(total > 0, weights[:, pair] @ won / total, math.nan)
+            low, high = percentile_interval(replicates[:, None], confidence)
+            ci = (float(low[0]), float(high[0]))
         rows.append({
             "codec_a": codecs[i], "codec_b": codecs[j], "bpp_a": bpp.get(codecs[i], math.nan),
             "bpp_b": bpp.get(codecs[j], math.nan), "n": n, "wins_a": w, "wins_b": n - w,
-            "preference_a": w / n if n else math.nan, "ci_low": lo, "ci_high": hi, "p_value": binomial_p(w, n),
+            "preference_a": w / n if n else math.nan, "ci_low": ci[0], "ci_high": ci[1],
+            "wilson_low": lo, "wilson_high": hi, "p_value": binomial_p(w, n),
+            "participants": len(np.unique(trials.participant[pair])), "images": len(np.unique(trials.image[pair])),
         })
+    for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
+        row["p_holm"] = float(adjusted)
     return rows
 
 
-def _bootstrap(codecs: list[str], games: dict[str, np.ndarray], config: AnalysisConfig,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
-    people = list(games)
-    if config.bootstrap == 0 or len(people) < 2:
-        return None
+def _scores(codecs: list[str], trials: Trials, weights: np.ndarray | None, config: AnalysisConfig,
+            rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Point estimates and percentile intervals of the three scores (NaN for unplayed codecs)."""
     n = len(codecs)
-    replicates = []
-    for _ in range(config.bootstrap):
-        picks = rng.integers(0, len(people), size=len(people))
-        parts = [games[people[p]] for p in picks]
-        replicates.append(np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64))
-    bt = np.stack([bradley_terry(win_matrix(r, n), config.bt_alpha).scores for r in replicates])
-    elo = elo_many(replicates, n, config.bootstrap_elo_orders, rng)
-    return bt, elo
+    wins = win_matrix(trials.comparisons, n)
+    out = {"bt_score": bradley_terry(wins, config.bt_alpha).scores, "elo_ml": elo_ml(wins),
+           "elo_sequential": elo_many([trials.comparisons], n, config.elo_orders, rng)[0]}
+    if weights is not None:
+        replicates = {
+            "bt_score": np.stack([bradley_terry(win_matrix(trials.comparisons, n, w), config.bt_alpha).scores
+                                  for w in weights]),
+            "elo_ml": np.stack([elo_ml(win_matrix(trials.comparisons, n, w)) for w in weights]),
+            "elo_sequential": elo_many([np.repeat(trials.comparisons, w, axis=0) for w in weights], n,
+                                       config.bootstrap_elo_orders, rng),
+        }
+    unplayed = (wins.sum(axis=1) + wins.sum(axis=0)) == 0  # a codec nobody judged has no score
+    for name in list(out):
+        lo, hi = (percentile_interval(replicates[name], config.confidence) if weights is not None
+                  else (np.full(n, math.nan), np.full(n, math.nan)))
+        prefix = "bt" if name == "bt_score" else name
+        for column, values in ((name, out[name]), (f"{prefix}_ci_low", lo), (f"{prefix}_ci_high", hi)):
+            out[column] = np.where(unplayed, math.nan, values)
+    return out
+
+
+def _pooling_note(trials: Trials, config: AnalysisConfig, n_pairs: int, bootstrapped: bool) -> str:
+    what = (f"{config.clusters} cluster bootstrap, {config.bootstrap} replicates over {len(trials.people)} "
+            f"participants and {len(trials.images)} images" if bootstrapped else "no cluster bootstrap")
+    return (f"each pair pools all its kept trials across participants, images, crops and sides; ci_low/ci_high: "
+            f"{what}; Wilson intervals and binomial p-values treat trials as independent; p_holm: Holm over "
+            f"{n_pairs} pairs")
 
 
 def analyze_study(config: AnalysisConfig) -> AnalysisReport:
+    """Validate the answers, apply quality control, and write the pairs and scores tables."""
     import pandas as pd
 
     _check(config)
     key = read_key(config.key)
     out = Path(config.out) if config.out is not None else Path(key["_path"]).parent / "analysis"
     accepted, rejected = load_answers(key, list(config.answers))
-    part_rows, games_by_name = _quality_control(key, accepted, config)
-
+    part_rows, games = _quality_control(key, accepted, config)
     codecs: list[str] = list(key["codecs"])
-    index = {c: i for i, c in enumerate(codecs)}
-    games = {pid: np.array([(index[w], index[lo]) for w, lo in g], dtype=np.int64).reshape(-1, 2)
-             for pid, g in games_by_name.items()}
-    all_games = np.concatenate(list(games.values())) if games else np.zeros((0, 2), dtype=np.int64)
+    trials = Trials.build(games, codecs)
     bpp = {row["codec"]: row["mean_bpp"] for row in key["selection"].get("bpp", [])}
-    notes: list[str] = []
-
     rng = np.random.default_rng(config.seed)
-    pairs = pd.DataFrame(_pair_table(codecs, all_games, bpp, config.confidence))
-    wins = win_matrix(all_games, len(codecs))
-    fit = bradley_terry(wins, config.bt_alpha)
-    if fit.regularised and len(all_games):
+    weights, why_not = _cluster_draws(trials, config, rng)
+    notes = [why_not] if why_not else []
+    pairs = pd.DataFrame(_pair_table(codecs, trials, weights, bpp, config.confidence))
+    notes.append(_pooling_note(trials, config, len(pairs), weights is not None))
+    wins = win_matrix(trials.comparisons, len(codecs))
+    if len(trials.comparisons) and bradley_terry(wins, config.bt_alpha).regularised:
         notes.append(f"some codec never won or never lost, so the Bradley–Terry maximum-likelihood scores do not exist; "
-                     f"they are regularised (alpha {config.bt_alpha})")
-    elo = elo_many([all_games], len(codecs), config.elo_orders, rng)[0]
-    boot = _bootstrap(codecs, games, config, rng)
-    if boot is None:
-        notes.append("bootstrap intervals need at least two kept participants" if config.bootstrap else "no bootstrap asked for")
-        nan = np.full(len(codecs), math.nan)
-        bt_lo = bt_hi = elo_lo = elo_hi = nan
-    else:
-        bt_lo, bt_hi = percentile_interval(boot[0], config.confidence)
-        elo_lo, elo_hi = percentile_interval(boot[1], config.confidence)
-    played = wins.sum(axis=1) + wins.sum(axis=0)
-    unplayed = played == 0  # a codec nobody judged has no score, not the starting one
-    bt_score, elo = np.where(unplayed, math.nan, fit.scores), np.where(unplayed, math.nan, elo)
-    bt_lo, bt_hi = np.where(unplayed, math.nan, bt_lo), np.where(unplayed, math.nan, bt_hi)
-    elo_lo, elo_hi = np.where(unplayed, math.nan, elo_lo), np.where(unplayed, math.nan, elo_hi)
+                     f"they are regularised (alpha {config.bt_alpha}); elo_ml stays finite through its ridge")
     scores = pd.DataFrame({
         "codec": codecs, "mean_bpp": [bpp.get(c, math.nan) for c in codecs],
         "comparisons": [int(wins[i].sum() + wins[:, i].sum()) for i in range(len(codecs))],
         "wins": [int(wins[i].sum()) for i in range(len(codecs))],
-        "bt_score": bt_score, "bt_ci_low": bt_lo, "bt_ci_high": bt_hi,
-        "elo": elo, "elo_ci_low": elo_lo, "elo_ci_high": elo_hi,
-    }).sort_values("elo", ascending=False, kind="stable").reset_index(drop=True)
+        **_scores(codecs, trials, weights, config, rng),
+    }).sort_values("elo_ml", ascending=False, kind="stable").reset_index(drop=True)
     participants = pd.DataFrame(part_rows, columns=[
         "participant", "file", "status", "answered", "given", "complete", "catch_correct", "catch_total",
         "catch_accuracy", "too_fast", "too_slow", "comparisons_used", "median_rt_s", "mean_flips"])
     if not games:
         notes.append("no participant passed quality control: nothing to score")
     report = AnalysisReport(out=out, pairs=pairs, scores=scores, participants=participants, rejected=rejected,
-                            n_comparisons=len(all_games), notes=notes)
+                            n_comparisons=len(trials.comparisons), notes=notes)
     report.outputs = _write(report, config)
     return report
 

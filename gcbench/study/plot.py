@@ -1,10 +1,10 @@
-"""The study's figure: pairwise preference rates with Wilson intervals beside Elo ratings with
-bootstrap intervals."""
+"""The study's figure: pairwise preference rates with cluster-bootstrap intervals (Wilson where
+there is no bootstrap) beside maximum-likelihood Elo ratings with their bootstrap intervals."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -15,8 +15,17 @@ def _label(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
+def _sides(value: Any, lo: Any, hi: Any) -> Any:
+    """errorbar's [below, above]; a percentile interval need not contain the estimate: draw each side clipped."""
+    import numpy as np
+
+    has = np.isfinite(lo) & np.isfinite(hi)
+    return np.where(has, np.clip([value - lo, hi - value], 0.0, None), 0.0)
+
+
 def plot_study(pairs: pd.DataFrame, scores: pd.DataFrame, out_stem: str | Path, confidence: float = 0.95,
                formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
+    """Draw the pairs and scores tables of an analysis into ``out_stem``.png/.svg."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,25 +37,30 @@ def plot_study(pairs: pd.DataFrame, scores: pd.DataFrame, out_stem: str | Path, 
     y = np.arange(len(pairs))
     rate = pairs["preference_a"].to_numpy(dtype=float)
     lo, hi = pairs["ci_low"].to_numpy(dtype=float), pairs["ci_high"].to_numpy(dtype=float)
-    ax_pairs.errorbar(rate, y, xerr=np.vstack([rate - lo, hi - rate]), fmt="o", capsize=4, color="tab:blue")
+    clustered = bool(np.isfinite(lo).any())
+    if not clustered:  # no bootstrap: the Wilson interval, which treats trials as independent
+        lo, hi = pairs["wilson_low"].to_numpy(dtype=float), pairs["wilson_high"].to_numpy(dtype=float)
+    ax_pairs.errorbar(rate, y, xerr=_sides(rate, lo, hi), fmt="o", capsize=4, color="tab:blue")
     ax_pairs.axvline(0.5, color="grey", lw=1, ls="--")
     ax_pairs.set_yticks(y, [f"{_label(a)} vs {_label(b)}" for a, b in zip(pairs["codec_a"], pairs["codec_b"], strict=True)])
     ax_pairs.set_xlim(0, 1)
     ax_pairs.invert_yaxis()
-    ax_pairs.set_xlabel(f"preference for the first codec (Wilson {confidence:.0%} CI)")
+    kind = "cluster bootstrap" if clustered else "Wilson"
+    ax_pairs.set_xlabel(f"preference for the first codec ({kind} {confidence:.0%} CI)")
     ax_pairs.set_title("Pairwise preferences")
 
     y2 = np.arange(len(scores))
-    elo = scores["elo"].to_numpy(dtype=float)
-    elo_lo, elo_hi = scores["elo_ci_low"].to_numpy(dtype=float), scores["elo_ci_high"].to_numpy(dtype=float)
-    has_ci = np.isfinite(elo_lo) & np.isfinite(elo_hi)
-    # A percentile interval need not contain the point estimate; draw what lies on each side.
-    xerr = np.where(has_ci, np.clip([elo - elo_lo, elo_hi - elo], 0.0, None), 0.0)
-    ax_elo.errorbar(elo, y2, xerr=xerr, fmt="s", capsize=4, color="tab:red")
+    elo = scores["elo_ml"].to_numpy(dtype=float)
+    ax_elo.errorbar(elo, y2, xerr=_sides(elo, scores["elo_ml_ci_low"].to_numpy(dtype=float),
+                                         scores["elo_ml_ci_high"].to_numpy(dtype=float)),
+                    fmt="s", capsize=4, color="tab:red", label="maximum likelihood")
+    ax_elo.plot(scores["elo_sequential"].to_numpy(dtype=float), y2, "o", mfc="none", color="grey",
+                label="sequential (K 30)")
     ax_elo.set_yticks(y2, [_label(c) for c in scores["codec"]])
     ax_elo.invert_yaxis()
     ax_elo.axvline(2000, color="grey", lw=1, ls="--")
-    ax_elo.set_xlabel(f"Elo (start 2000, K 30; bootstrap {confidence:.0%} CI over participants)")
+    ax_elo.set_xlabel(f"Elo (400·log10 scale, mean 2000; bootstrap {confidence:.0%} CI)")
+    ax_elo.legend(loc="best", fontsize="small")
     ax_elo.set_title("Ratings")
     written = []
     for fmt in formats:

@@ -1,14 +1,32 @@
-"""Statistics of pairwise preferences: Wilson intervals, exact binomial tests, Bradley–Terry
-scores and CLIC-style Elo ratings, with bootstrap intervals over participants.
+"""Statistics of pairwise preferences: Wilson intervals, exact binomial tests with Holm's
+adjustment, Bradley–Terry scores, Elo ratings (maximum likelihood and sequential), and the
+two-way cluster bootstrap over participants and images.
 
-A comparison is ``(winner, loser)`` as item indices. Ratings follow CLIC's perceptual track:
-every item starts at 2000, K = 30, logistic scale 400, and because Elo depends on the order in
-which games are played the result is the mean over many random orders.
+A comparison is ``(winner, loser)`` as item indices.
+
+Two Elo scales:
+
+- ``elo_ml`` (:func:`elo_ml`): the maximum-likelihood Bradley–Terry fit on the Elo scale,
+  P(i beats j) = 1 / (1 + 10^((R_j − R_i) / 400)), anchored as the CLIC-methodology rater
+  tool's published scoring code anchors it (google-research ``mucped23/compute_elo.ipynb``: start
+  2000, ``elo_n`` 400; the objective adds 0.5·(0.9/n)·(Σ(R − 2000))², which puts the mean at
+  2000, and a ridge 0.5·(1e−5/n)·Σ(R − 2000)², which keeps ratings finite when an item never
+  loses and pulls them towards 2000 slightly; gcbench minimises the same objective by Newton's
+  method). It does not depend on the order of the games.
+- ``elo_sequential`` (:func:`elo_sequential`, formerly ``elo_ratings``): the classic update,
+  every item from 2000, K = 30, scale 400, played game by game; because it depends on the
+  order, the result is the mean over many random orders.
+
+Trials of one participant, and trials on one image, are not independent. :func:`cluster_weights`
+draws participants and images with replacement, independently (the two-way "pigeonhole"
+bootstrap of Owen 2007): a trial counts once for each draw of its participant times each draw of
+its image. Intervals from it widen when a participant or an image answers unlike the others.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +37,10 @@ from gcbench.core.errors import UnavailableError
 ELO_START = 2000.0
 ELO_K = 30.0
 ELO_SCALE = 400.0
+# the CLIC-methodology scoring code's penalties, each divided by the number of items
+ELO_ML_RIDGE = 1e-5
+ELO_ML_MEAN_WEIGHT = 0.9
+CLUSTERS = ("participants+images", "participants", "images")
 
 
 def _require(module: str) -> object:
@@ -66,12 +88,83 @@ def binomial_p(successes: int, n: int, p: float = 0.5) -> float:
     return float(stats.binomtest(successes, n, p, alternative="two-sided").pvalue)  # type: ignore[attr-defined]
 
 
-def win_matrix(comparisons: np.ndarray, n_items: int) -> np.ndarray:
-    """``m[i, j]`` = times item i beat item j."""
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaN entries stay NaN, not counted)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, math.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    m = len(valid)
+    order = valid[np.argsort(p[valid], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        out[index] = running
+    return out
+
+
+def win_matrix(comparisons: np.ndarray, n_items: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """``m[i, j]`` = times item i beat item j (each comparison counted ``weights`` times)."""
     m = np.zeros((n_items, n_items), dtype=np.float64)
     if len(comparisons):
-        np.add.at(m, (comparisons[:, 0], comparisons[:, 1]), 1.0)
+        w = 1.0 if weights is None else np.asarray(weights, dtype=np.float64)
+        np.add.at(m, (comparisons[:, 0], comparisons[:, 1]), w)
     return m
+
+
+def cluster_weights(participants: np.ndarray, images: np.ndarray, replicates: int, rng: np.random.Generator,
+                    clusters: str = "participants+images") -> np.ndarray:
+    """replicates × trials counts of a cluster bootstrap (see the module doc).
+
+    ``participants`` and ``images`` hold each trial's cluster indices (0..n−1). ``clusters``
+    chooses what is resampled: both (default), or one of them (the other kept as it is).
+    """
+    if clusters not in CLUSTERS:
+        raise ValueError(f"clusters must be one of {', '.join(CLUSTERS)}, got {clusters!r}")
+    participants, images = np.asarray(participants, np.intp), np.asarray(images, np.intp)
+    weights = np.ones((replicates, len(participants)), dtype=np.int64)
+    for name, index in (("participants", participants), ("images", images)):
+        if name in clusters.split("+") and len(index):
+            n = int(index.max()) + 1
+            draws = rng.integers(0, n, size=(replicates, n))
+            counts = np.zeros((replicates, n), dtype=np.int64)
+            np.add.at(counts, (np.arange(replicates)[:, None], draws), 1)
+            weights *= counts[:, index]
+    return weights
+
+
+def elo_ml(wins: np.ndarray, *, start: float = ELO_START, scale: float = ELO_SCALE, ridge: float = ELO_ML_RIDGE,
+           mean_weight: float = ELO_ML_MEAN_WEIGHT, tol: float = 1e-10) -> np.ndarray:
+    """Maximum-likelihood Elo ratings from a win matrix, with the CLIC scoring code's anchoring.
+
+    Minimises −Σ w_ij·log σ((R_i − R_j)·ln10/scale) + ½(ridge/n)·Σx² + ½(mean_weight/n)·(Σx)²
+    with x = R − start, by Newton's method (the objective is strictly convex).
+    """
+    wins = np.asarray(wins, dtype=np.float64)
+    n = wins.shape[0]
+    x = np.zeros(n)
+    if n == 0:
+        return x + start
+    s = math.log(10.0) / scale
+    r, q = ridge / n, mean_weight / n
+    games = wins + wins.T
+
+    def objective(v: np.ndarray) -> float:
+        d = s * (v[:, None] - v[None, :])
+        return float(np.sum(wins * np.logaddexp(0.0, -d)) + 0.5 * r * v @ v + 0.5 * q * v.sum() ** 2)
+
+    for _ in range(200):
+        p = 1.0 / (1.0 + np.exp(-s * (x[:, None] - x[None, :])))  # p[i, j] = P(i beats j)
+        grad = -s * (wins * (1.0 - p) - wins.T * p).sum(axis=1) + r * x + q * x.sum()
+        c = s * s * games * p * (1.0 - p)
+        hess = np.diag(c.sum(axis=1)) - c + r * np.eye(n) + q
+        step = np.linalg.solve(hess, grad)
+        base, t = objective(x), 1.0
+        while objective(x - t * step) > base + 1e-12 * abs(base) and t > 1e-8:
+            t /= 2.0  # damped Newton: never increase the objective
+        x = x - t * step
+        if np.max(np.abs(t * step)) < tol:
+            break
+    return x + start
 
 
 def strongly_connected(wins: np.ndarray) -> bool:
@@ -116,7 +209,7 @@ def bradley_terry(wins: np.ndarray, alpha: float = 0.01) -> BTFit:
     return BTFit(params - params.mean(), not exact)
 
 
-def elo_ratings(
+def elo_sequential(
     comparisons: np.ndarray,
     n_items: int,
     orders: int = 1000,
@@ -126,8 +219,11 @@ def elo_ratings(
     k: float = ELO_K,
     scale: float = ELO_SCALE,
 ) -> np.ndarray:
-    """Mean Elo rating per item over ``orders`` random orders of the comparisons."""
+    """Sequential Elo (K, scale, start): the mean rating per item over ``orders`` random orders."""
     return elo_many([comparisons], n_items, orders, rng, start=start, k=k, scale=scale)[0]
+
+
+elo_ratings = elo_sequential  # the name before the maximum-likelihood scale was added
 
 
 def elo_many(
@@ -214,6 +310,12 @@ def _play(winners: np.ndarray, losers: np.ndarray, active: np.ndarray, n_items: 
 
 
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column percentile interval of bootstrap samples (rows = replicates)."""
+    """Per-column percentile interval of bootstrap samples (rows = replicates; NaN replicates skipped)."""
     lo = (1.0 - confidence) / 2.0 * 100.0
-    return np.percentile(samples, lo, axis=0), np.percentile(samples, 100.0 - lo, axis=0)
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.size == 0 or np.all(np.isnan(samples)):
+        nan = np.full(samples.shape[1:], math.nan)
+        return nan, nan.copy()
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN, said by the caller
+        return np.nanpercentile(samples, lo, axis=0), np.nanpercentile(samples, 100.0 - lo, axis=0)

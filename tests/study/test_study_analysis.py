@@ -52,14 +52,18 @@ def test_scripted_preferences_come_back(study, tmp_path: Path) -> None:
     row = report.pairs.iloc[0]
     assert (row.codec_a, row.codec_b, row.n, row.wins_a, row.wins_b) == ("jpeg", "webp", 24, jpeg_wins, 24 - jpeg_wins)
     assert row.preference_a == pytest.approx(jpeg_wins / 24)
-    assert (row.ci_low, row.ci_high) == pytest.approx(stats.wilson_interval(jpeg_wins, 24))
-    assert row.p_value == pytest.approx(binomtest(jpeg_wins, 24).pvalue)
+    assert (row.wilson_low, row.wilson_high) == pytest.approx(stats.wilson_interval(jpeg_wins, 24))
+    assert row.ci_low < row.preference_a < row.ci_high and (row.participants, row.images) == (4, 3)
+    assert row.p_value == pytest.approx(binomtest(jpeg_wins, 24).pvalue) and row.p_holm == row.p_value  # one pair
     scores = report.scores.set_index("codec")
-    assert scores.loc["jpeg", "elo"] > 2000 > scores.loc["webp", "elo"]
+    for col in ("elo_ml", "elo_sequential"):
+        assert scores.loc["jpeg", col] > 2000 > scores.loc["webp", col]
+    assert scores.elo_ml.mean() == pytest.approx(2000, abs=1e-6)  # anchored at a mean of 2000
     assert scores.loc["jpeg", "bt_score"] - scores.loc["webp", "bt_score"] == pytest.approx(np.log(16 / 8), abs=1e-6)
-    for col in ("bt", "elo"):
-        assert (scores[f"{col}_ci_low"] <= scores[col if col == "elo" else "bt_score"] + 1e-9).all()
-        assert (scores[f"{col}_ci_high"] >= scores[col if col == "elo" else "bt_score"] - 1e-9).all()
+    for col, point in (("bt", "bt_score"), ("elo_ml", "elo_ml"), ("elo_sequential", "elo_sequential")):
+        assert (scores[f"{col}_ci_low"] <= scores[point] + 1e-9).all()
+        assert (scores[f"{col}_ci_high"] >= scores[point] - 1e-9).all()
+    assert any("each pair pools all its kept trials" in n and "4 participants and 3 images" in n for n in report.notes)
     assert scores.loc["jpeg", "mean_bpp"] == pytest.approx(np.mean([
         f["bpp"] for f in key["files"].values() if f.get("codec") == "jpeg" and f["crop"] == 0]))
     for name in ("pairs.csv", "scores.csv", "participants.csv", "rejected.csv", "summary.md", "preferences.png"):
@@ -150,16 +154,56 @@ def test_bad_files_are_rejected_with_clear_messages_and_the_rest_analysed(study,
     assert "some codec never won" in " ".join(report.notes)
 
 
-def test_identical_participants_give_a_degenerate_bradley_terry_interval(study, tmp_path: Path) -> None:
+def test_identical_participants_give_a_degenerate_participant_interval(study, tmp_path: Path) -> None:
     out, key = study
     prefer = webp_on_img00  # 4 of 6 for jpeg: both codecs win, so the ML estimate exists
     files = _files(tmp_path, key, [prefer] * 4)
     report = analyze_study(AnalysisConfig(key=out, answers=files, out=tmp_path / "a", bootstrap=100, elo_orders=100,
-                                          plot=False))
+                                          plot=False, clusters="participants"))
     s = report.scores.set_index("codec")
-    np.testing.assert_allclose(s.bt_ci_low, s.bt_score, atol=1e-9)  # every replicate is the same data
-    np.testing.assert_allclose(s.bt_ci_high, s.bt_score, atol=1e-9)
+    for col, point in (("bt", "bt_score"), ("elo_ml", "elo_ml")):
+        np.testing.assert_allclose(s[f"{col}_ci_low"], s[point], atol=1e-9)  # every replicate is the same data
+        np.testing.assert_allclose(s[f"{col}_ci_high"], s[point], atol=1e-9)
     assert s.loc["jpeg", "bt_score"] * 2 == pytest.approx(np.log(16 / 8), abs=1e-6)
+    # resampling the images too: img00 (all webp) against the others (all jpeg) spreads the interval
+    both = analyze_study(AnalysisConfig(key=out, answers=files, out=tmp_path / "b", bootstrap=100, elo_orders=100,
+                                        plot=False))
+    row = both.pairs.iloc[0]
+    assert row.ci_high - row.ci_low > 0.2
+
+
+def _choices_by_crop(key: dict, participant: dict, prefer) -> list[tuple[str, str, int, int]]:
+    """A participant who picks the original in catch trials and prefer(image, crop) (a codec) otherwise."""
+    items = {it["item"]: it for it in key["items"]}
+    out = []
+    for t in participant["trials"]:
+        if t["kind"] == "catch":
+            out.append((t["trial"], t["original_side"], 1500, 0))
+            continue
+        item = items[t["item"]]
+        out.append((t["trial"], "left" if t["left_codec"] == prefer(item["image"], item["crop"]) else "right", 1500, 0))
+    return out
+
+
+def test_cluster_interval_widens_when_one_participant_answers_all_alike(study, tmp_path: Path) -> None:
+    """Same counts, same Wilson interval; the cluster interval sees that the answers cluster by participant."""
+    out, key = study
+    half = lambda image, crop: "jpeg" if crop == 0 else "webp"  # noqa: E731 - 3 of 6 for jpeg, every image split
+    alike = {"jpeg": lambda image, crop: "jpeg", "webp": lambda image, crop: "webp"}
+
+    def analysed(prefs: list, name: str):
+        files = [write_json(tmp_path / f"{name}-{part['id']}.json", answers_doc(key, part, _choices_by_crop(key, part, f)))
+                 for part, f in zip(key["participants"], prefs)]
+        return analyze_study(AnalysisConfig(key=out, answers=files, out=tmp_path / name, bootstrap=400,
+                                            elo_orders=20, plot=False)).pairs.iloc[0]
+
+    mixed = analysed([half] * 4, "mixed")
+    clustered = analysed([alike["jpeg"], alike["webp"], half, half], "clustered")  # P1 all jpeg, P2 all webp
+    assert (mixed.n, mixed.wins_a) == (clustered.n, clustered.wins_a) == (24, 12)
+    assert (mixed.wilson_low, mixed.wilson_high) == (clustered.wilson_low, clustered.wilson_high)
+    assert mixed.ci_high - mixed.ci_low == pytest.approx(0.0, abs=1e-12)  # every (participant, image) cell is 50 %
+    assert clustered.ci_high - clustered.ci_low > 0.3
+    assert clustered.ci_high - clustered.ci_low > clustered.wilson_high - clustered.wilson_low
 
 
 def test_three_codecs(results_dir: Path, tmp_path: Path) -> None:
@@ -177,8 +221,11 @@ def test_three_codecs(results_dir: Path, tmp_path: Path) -> None:
     pairs = report.pairs
     assert [(r.codec_a, r.codec_b, r.n, r.wins_a) for r in pairs.itertuples()] == [
         ("jpeg444", "jpeg", 9, 9), ("jpeg444", "webp", 9, 9), ("jpeg", "webp", 9, 9)]
-    assert report.scores.codec.tolist() == ["jpeg444", "jpeg", "webp"]  # sorted by Elo
-    assert report.scores.bt_score.is_monotonic_decreasing
+    assert report.scores.codec.tolist() == ["jpeg444", "jpeg", "webp"]  # sorted by maximum-likelihood Elo
+    assert report.scores.bt_score.is_monotonic_decreasing and report.scores.elo_sequential.is_monotonic_decreasing
+    assert np.isfinite(report.scores.elo_ml).all()  # the ridge keeps it finite where the ML does not exist
+    p = report.pairs.p_value.to_numpy()
+    np.testing.assert_allclose(report.pairs.p_holm, np.minimum(1, 3 * p))  # three equal p-values
     assert any("regularised" in n for n in report.notes)  # jpeg444 never lost: no ML estimate
 
 

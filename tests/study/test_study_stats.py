@@ -85,7 +85,7 @@ def test_bradley_terry_without_ml_estimate_is_regularised_and_says_so() -> None:
 
 def test_elo_single_order_by_hand() -> None:
     # A beats B from 2000/2000: expected 0.5, so A gains K·0.5 = 15.
-    r = stats.elo_ratings(np.array([[0, 1]]), 2, orders=1)
+    r = stats.elo_sequential(np.array([[0, 1]]), 2, orders=1)
     np.testing.assert_allclose(r, [2015.0, 1985.0])
     # Then B beats A: E_B = 1 / (1 + 10^((2015 - 1985) / 400)) = 0.456922; B gains 30·(1 - E_B).
     # 10^0.075 = 1.188502, E_B = 0.456934, gain 16.29199: A 1998.70801, B 2001.29199. With one
@@ -149,3 +149,59 @@ def test_missing_choix_and_scipy_give_install_hint(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "scipy.stats", None)
     with pytest.raises(UnavailableError, match=r"'scipy.stats'.*gcbench\[study\]"):
         stats.binomial_p(3, 5)
+
+
+def test_holm_by_hand() -> None:
+    # sorted 0.005, 0.01, 0.03, 0.04 (m = 4): 4·0.005, 3·0.01, 2·0.03, max(0.06, 1·0.04); NaN is not counted
+    got = stats.holm([0.01, 0.04, 0.03, math.nan, 0.005])
+    np.testing.assert_allclose(got, [0.03, 0.06, 0.06, math.nan, 0.02])
+    assert stats.holm([0.6, 0.7])[1] == 1.0 and stats.holm([]).size == 0
+
+
+def _clic_objective(ratings: np.ndarray, wins: np.ndarray) -> float:
+    """The CLIC-methodology scoring code's loss (google-research mucped23/compute_elo.ipynb), in numpy."""
+    n, shifted = len(ratings), ratings - 2000.0
+    scaled = ratings * np.log(10) / 400
+    log_probs = -np.logaddexp(0.0, -(scaled[:, None] - scaled[None, :]))  # log_sigmoid(a - b)
+    accum = -0.5 * (1e-5 / n) * np.square(shifted).sum() - 0.5 * (0.9 / n) * np.square(shifted.sum())
+    return -(accum + (wins * log_probs).sum())
+
+
+def test_elo_ml_minimises_the_clic_scoring_objective() -> None:
+    from scipy.optimize import minimize
+
+    wins = np.array([[0, 8, 6, 9], [4, 0, 7, 5], [2, 5, 0, 6], [1, 3, 4, 0]], dtype=float)
+    got = stats.elo_ml(wins)
+    ref = minimize(_clic_objective, np.full(4, 2000.0), args=(wins,), method="Nelder-Mead",
+                   options={"xatol": 1e-7, "fatol": 1e-12, "maxiter": 20000}).x
+    np.testing.assert_allclose(got, ref, atol=1e-3)
+    assert _clic_objective(got, wins) <= _clic_objective(ref, wins) + 1e-9
+    assert got.mean() == pytest.approx(2000.0, abs=1e-6)
+    # without the tiny ridge it is the Bradley–Terry ML fit on the Elo scale: 400/ln 10 per log-odds unit
+    pure = stats.elo_ml(wins, ridge=0.0)
+    np.testing.assert_allclose(pure - 2000.0, 400 / np.log(10) * stats.bradley_terry(wins).scores, atol=1e-6)
+    # two items, 7 of 10: 10^((Ra - Rb)/400) = 7/3 exactly (no ridge)
+    two = stats.elo_ml(np.array([[0.0, 7.0], [3.0, 0.0]]), ridge=0.0)
+    assert two[0] - two[1] == pytest.approx(400 * np.log10(7 / 3), abs=1e-8)
+
+
+def test_elo_ml_stays_finite_when_an_item_never_loses() -> None:
+    got = stats.elo_ml(np.array([[0.0, 5.0], [0.0, 0.0]]))
+    assert np.all(np.isfinite(got)) and got[0] > got[1]
+
+
+def test_cluster_weights_are_products_of_participant_and_image_draws() -> None:
+    participant = np.array([0, 0, 1, 1, 2, 2])
+    image = np.array([0, 1, 0, 1, 0, 1])
+    w = stats.cluster_weights(participant, image, 2000, np.random.default_rng(0))
+    assert w.shape == (2000, 6) and w.min() >= 0
+    assert w.mean() == pytest.approx(1.0, abs=0.03)  # E[count] = 1 for each cluster, drawn independently
+    # a product of a participant count and an image count: w(p0, i0)·w(p1, i1) = w(p0, i1)·w(p1, i0)
+    np.testing.assert_array_equal(w[:, 0] * w[:, 3], w[:, 1] * w[:, 2])
+    assert np.any(w[:, 0] != w[:, 1]) and np.any(w[:, 0] != w[:, 2])  # both dimensions are drawn
+    only_p = stats.cluster_weights(participant, image, 50, np.random.default_rng(1), "participants")
+    assert np.all(only_p[:, 0] == only_p[:, 1]) and np.all(only_p.sum(axis=1) == 6)
+    only_i = stats.cluster_weights(participant, image, 50, np.random.default_rng(1), "images")
+    assert np.all(only_i[:, 0] == only_i[:, 2]) and np.all(only_i.sum(axis=1) == 6)
+    with pytest.raises(ValueError):
+        stats.cluster_weights(participant, image, 1, np.random.default_rng(0), "crops")
