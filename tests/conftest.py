@@ -1,10 +1,18 @@
-"""Shared fixtures. Tests never write into the repository and never reach the network:
-gcbench's cache goes to a temporary folder, downloads are off, and real data comes from the
-``shared/`` folder beside the checkout (Kodak, NIQE model) or is generated here."""
+"""Shared fixtures. Tests never write into the repository and reach the network at most once, to
+fetch the real data they need the way a user gets it.
+
+Real data (the Kodak images, the NIQE reference image, the NIQE model) is resolved once per
+session, before any test runs, through gcbench's own resolution with the user's environment:
+``$GCBENCH_DATA`` (a folder holding ``kodak/``), gcbench's cache, then a download checked
+against the manifest's SHA-256 (``datasets/*.toml``, ``gcbench/weights/weights_manifest.toml``).
+Only what the selected tests use is resolved; when something is missing and cannot be fetched
+the run stops at once with one message saying how to provide it. During each test gcbench's
+cache is a temporary folder and downloads are off, so a test never sees the user's data by
+accident; everything else is generated here.
+"""
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -20,7 +28,56 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("gcbench")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("GCBENCH_SHARED", REPO.parent / "shared"))
+
+# fixture name -> (kind, name in gcbench's registry): the real files tests may ask for
+TEST_DATA: dict[str, tuple[str, str]] = {
+    "kodak_dir": ("dataset", "kodak"),
+    "niqe_reference_dir": ("dataset", "niqe-reference"),
+    "niqe_params_file": ("weights", "niqe-pristine"),
+}
+_RESOLVED = pytest.StashKey[dict]()
+
+HOW_TO_PROVIDE = """\
+The selected tests need real data that is not on this machine and could not be downloaded:
+{problems}
+Provide it in one of these ways, then run the tests again:
+  - with network access: `gcbench datasets download kodak` (and `gcbench datasets download niqe-reference`),
+    or simply run the tests online: they fetch each file once into gcbench's cache, checked against
+    its SHA-256 in datasets/*.toml;
+  - without: set GCBENCH_DATA to a folder holding kodak/ (the 24 kodimNN.png) and niqe-reference/
+    (baboon.png), e.g. `GCBENCH_DATA=/data/images bash scripts/test.sh`."""
+
+
+def resolve_test_data(kind: str, name: str) -> Path:
+    """Where gcbench finds ``name`` for a user with this environment (downloading it if allowed)."""
+    if kind == "dataset":
+        from gcbench.data.datasets import load_dataset
+
+        return load_dataset(name).root
+    from gcbench import weights
+
+    return weights.resolve(name)
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m have deselected: resolve only what will run
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    from gcbench.core.errors import GcbenchError
+
+    needed = sorted({f for item in items for f in getattr(item, "fixturenames", ()) if f in TEST_DATA})
+    resolved: dict[str, Path] = {}
+    problems: list[str] = []
+    for fixture in needed:
+        try:
+            resolved[fixture] = resolve_test_data(*TEST_DATA[fixture])
+        except GcbenchError as exc:
+            problems.append(f"  - {exc}")
+    if problems:
+        pytest.exit(HOW_TO_PROVIDE.format(problems="\n".join(problems)), returncode=pytest.ExitCode.USAGE_ERROR)
+    config.stash[_RESOLVED] = resolved
+
+
+def _test_data(request: pytest.FixtureRequest) -> Path:
+    return request.config.stash[_RESOLVED][request.fixturename]
 
 
 @pytest.fixture(autouse=True)
@@ -32,22 +89,22 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.delenv("GCBENCH_WEIGHTS", raising=False)
 
 
-def _shared(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the tests need the shared data folder beside the checkout (or $GCBENCH_SHARED)")
-    return path
+@pytest.fixture(scope="session")
+def kodak_dir(request: pytest.FixtureRequest) -> Path:
+    """The folder of the 24 real Kodak images, every file checked against datasets/kodak.toml."""
+    return _test_data(request)
 
 
 @pytest.fixture(scope="session")
-def kodak_dir() -> Path:
-    """The 24 real Kodak images."""
-    return _shared("datasets", "kodak")
+def niqe_reference_dir(request: pytest.FixtureRequest) -> Path:
+    """The folder of baboon.png, the image with a published MATLAB NIQE value (datasets/niqe-reference.toml)."""
+    return _test_data(request)
 
 
 @pytest.fixture(scope="session")
-def shared_weights() -> Path:
-    return _shared("weights")
+def niqe_params_file(request: pytest.FixtureRequest) -> Path:
+    """The NIQE pristine model (niqe_pris_params.npz), checked against the weights manifest."""
+    return _test_data(request)
 
 
 @pytest.fixture(scope="session")

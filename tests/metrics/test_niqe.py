@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED
 from PIL import Image
 
 from gcbench.core.errors import ConfigError, MetricError, UnavailableError
@@ -27,18 +26,18 @@ def _rgb(path: Path) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def pyiqa_model_file(tmp_path_factory: pytest.TempPathFactory, shared_weights: Path) -> str:
+def pyiqa_model_file(tmp_path_factory: pytest.TempPathFactory, niqe_params_file: Path) -> str:
     """pyiqa's model file made independently from the shared pristine parameters (MANIFEST.md's recipe)."""
     import scipy.io
 
-    npz = np.load(shared_weights / "niqe_pris_params.npz")
+    npz = np.load(niqe_params_file)
     path = tmp_path_factory.mktemp("niqe") / "niqe_modelparameters.mat"
     scipy.io.savemat(path, {"mu_prisparam": npz["mu_pris_param"], "cov_prisparam": npz["cov_pris_param"]})
     return str(path)
 
 
-def test_baboon_matches_matlab() -> None:
-    baboon = SHARED / "datasets" / "niqe-reference" / "baboon.png"
+def test_baboon_matches_matlab(niqe_reference_dir: Path) -> None:
+    baboon = niqe_reference_dir / "baboon.png"
     assert hashlib.sha256(baboon.read_bytes()).hexdigest().startswith("275a75fd08d0a789")
     value = NIQE().compute(None, _rgb(baboon))["niqe"]
     assert abs(value - MATLAB_BABOON) < 0.01
@@ -47,7 +46,7 @@ def test_baboon_matches_matlab() -> None:
     assert abs(NIQE(color_space="yiq").compute(None, _rgb(baboon))["niqe"] - MATLAB_BABOON) < 0.01
 
 
-def test_gray_is_matlab_rgb2gray_then_niqe(pyiqa_model_file: str) -> None:
+def test_gray_is_matlab_rgb2gray_then_niqe(pyiqa_model_file: str, niqe_reference_dir: Path) -> None:
     """color_space="gray": MATLAB's rgb2gray (derived here from the NTSC matrix, rounded half away
     from zero to uint8), scored by pyiqa's NIQE on that one channel."""
     import pyiqa
@@ -56,7 +55,7 @@ def test_gray_is_matlab_rgb2gray_then_niqe(pyiqa_model_file: str) -> None:
     ntsc = np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]])
     weights = np.linalg.inv(ntsc)[0]
     np.testing.assert_allclose(weights, [0.2989, 0.5870, 0.1140], atol=5e-5)  # MATLAB's documented weights
-    baboon = _rgb(SHARED / "datasets" / "niqe-reference" / "baboon.png")
+    baboon = _rgb(niqe_reference_dir / "baboon.png")
     weighted = baboon.astype(np.float64) @ weights
     gray = np.where(weighted >= 0, np.floor(weighted + 0.5), np.ceil(weighted - 0.5)).astype(np.uint8)
     direct = pyiqa.create_metric("niqe", device="cpu", pretrained_model_path=pyiqa_model_file)

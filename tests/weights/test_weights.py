@@ -55,10 +55,10 @@ def test_builtin_manifest_is_complete() -> None:
             assert e.sha256 in e.filename
 
 
-def test_shipped_niqe_model_is_the_shared_file(shared_weights: Path) -> None:
+def test_shipped_niqe_model_is_the_resolved_file(niqe_params_file: Path) -> None:
     path = weights.resolve("niqe-pristine")
     assert path.parent == weights.SHIPPED_DIR
-    assert _sha(path) == NIQE_SHA == _sha(shared_weights / "niqe_pris_params.npz")
+    assert _sha(path) == NIQE_SHA == _sha(niqe_params_file)
     assert weights.get("niqe-pristine").size == path.stat().st_size
 
 
