@@ -171,62 +171,70 @@ def export_study(config: ExportConfig) -> ExportReport:
         store.close()
 
 
-def _export(config: ExportConfig, sel: Selection, store: Any, seed: int, out: Path) -> ExportReport:
-    files = _Files()
-    first = sel.codecs[0]
+class _Layout:
+    """The study's crops and the opaque file id of every image shown (original, degraded, reconstruction)."""
 
-    # 1. Crop boxes per image (the variance rule looks at the original).
-    boxes: dict[str, list[Box]] = {}
-    for index, image in enumerate(sel.images):
-        original = load_original(store, sel.chosen[(first, image)], config.originals)
-        rng = np.random.default_rng([seed, 0, index])
-        boxes[image] = choose_boxes(original, config.crops, config.crop_size, config.crop_rule, rng)
+    def __init__(self, config: ExportConfig, sel: Selection, store: Any, seed: int) -> None:
+        self.config, self.sel, self.files = config, sel, _Files()
+        self.boxes: dict[str, list[Box]] = {}
+        first = sel.codecs[0]
+        for index, image in enumerate(sel.images):  # the variance rule looks at the original
+            original = load_original(store, sel.chosen[(first, image)], config.originals)
+            rng = np.random.default_rng([seed, 0, index])
+            self.boxes[image] = choose_boxes(original, config.crops, config.crop_size, config.crop_rule, rng)
+        self.pool = [CatchSource(image, k, self.boxes[image][k]) for image in sel.images for k in range(config.crops)]
 
-    # 2. Comparisons: every pair of codecs on every crop.
-    def recon_id(codec: str, image: str, k: int) -> str:
-        rec = sel.chosen[(codec, image)]
-        return files.id_for(("recon", codec, image, k), {
+    def recon_id(self, codec: str, image: str, k: int) -> str:
+        """Id of the crop ``k`` of ``codec``'s reconstruction of ``image``."""
+        rec = self.sel.chosen[(codec, image)]
+        return self.files.id_for(("recon", codec, image, k), {
             "role": "reconstruction", "codec": codec, "setting": rec.setting, "setting_value": rec.setting_value,
             "bpp": rec.bpp, "bpp_kind": rec.bpp_kind, "n_bytes": rec.n_bytes, "task": rec.key,
-            "image": image, "crop": k, "box": list(boxes[image][k]),
+            "image": image, "crop": k, "box": list(self.boxes[image][k]),
         })
 
-    def original_id(image: str, k: int) -> str:
-        return files.id_for(("original", image, k), {"role": "original", "image": image, "crop": k,
-                                                      "box": list(boxes[image][k])})
+    def original_id(self, image: str, k: int) -> str:
+        """Id of the crop ``k`` of the original ``image``."""
+        return self.files.id_for(("original", image, k), {"role": "original", "image": image, "crop": k,
+                                                          "box": list(self.boxes[image][k])})
 
-    items: list[Item] = []
-    item_ids = TrialIds()
-    for image in sel.images:
-        for k in range(config.crops):
-            for a, b in combinations(sel.codecs, 2):
-                items.append(Item(item=item_ids.new(), image=image, crop=k, box=boxes[image][k], codec_a=a,
-                                  codec_b=b, file_a=recon_id(a, image, k), file_b=recon_id(b, image, k),
-                                  reference=original_id(image, k) if config.reference else None))
-    pool = [CatchSource(image, k, boxes[image][k]) for image in sel.images for k in range(config.crops)]
+    def items(self) -> list[Item]:
+        """Every pair of codecs on every crop."""
+        items: list[Item] = []
+        ids = TrialIds()
+        for image in self.sel.images:
+            for k in range(self.config.crops):
+                for a, b in combinations(self.sel.codecs, 2):
+                    items.append(Item(item=ids.new(), image=image, crop=k, box=self.boxes[image][k], codec_a=a,
+                                      codec_b=b, file_a=self.recon_id(a, image, k), file_b=self.recon_id(b, image, k),
+                                      reference=self.original_id(image, k) if self.config.reference else None))
+        return items
 
-    # 3. Each participant's trials; then the crowdsourcing rows.
-    trial_ids = TrialIds()
-
-    def resolve_catch(trials: list[dict[str, Any]]) -> None:
+    def resolve_catch(self, trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Give each catch trial its original and degraded crop, on the sides the design chose."""
         for t in trials:
             if t["kind"] != "catch":
                 continue
-            src = pool[t["source"]]
-            orig = original_id(src.image, src.crop)
-            bad = files.id_for(("degraded", src.image, src.crop), {
+            src = self.pool[t["source"]]
+            orig = self.original_id(src.image, src.crop)
+            bad = self.files.id_for(("degraded", src.image, src.crop), {
                 "role": "degraded", "image": src.image, "crop": src.crop, "box": list(src.box),
                 "degradation": "8x box downsample, bilinear upsample, Gaussian noise sigma 12"})
             t.update({"image": src.image, "crop": src.crop,
                       "left": orig if t["original_side"] == "left" else bad,
                       "right": bad if t["original_side"] == "left" else orig,
-                      "reference": original_id(src.image, src.crop) if config.reference else None})
+                      "reference": orig if self.config.reference else None})
+        return trials
 
+
+def _participants(config: ExportConfig, layout: _Layout, items: list[Item], seed: int,
+                  trial_ids: TrialIds) -> list[dict[str, Any]]:
+    """Each participant's code, token, checksum key and trials (order and sides from the seed)."""
     participants = []
     codes: set[str] = set()
     for p in range(config.participants):
-        trials = draw_trials(items, len(pool), config.catch_rate, participant_rng(seed, p), trial_ids)
-        resolve_catch(trials)
+        trials = layout.resolve_catch(draw_trials(items, len(layout.pool), config.catch_rate, participant_rng(seed, p),
+                                                  trial_ids))
         code = opaque_id(4)
         while code in codes:
             code = opaque_id(4)
@@ -234,32 +242,35 @@ def _export(config: ExportConfig, sel: Selection, store: Any, seed: int, out: Pa
         participants.append({"id": f"P{p + 1:0{max(2, len(str(config.participants)))}d}", "index": p, "code": code,
                              "token": new_token(), "hmac_key": new_hmac_key(),
                              "form": f"{HANDOUT}/{code}.html", "trials": trials})
-    crowd_trials = draw_trials(items, len(pool), config.catch_rate, crowd_rng(seed), trial_ids)
-    resolve_catch(crowd_trials)
+    return participants
 
-    # 4. The images, each decoded once per (codec, image). They are made in a telling order
-    # (image by image, codec by codec), so they are staged outside the handout and then copied
-    # in a random order with one common timestamp: neither inode numbers, directory order nor
-    # modification times say which files belong together.
+
+def _write_images(out: Path, layout: _Layout, store: Any, seed: int) -> None:
+    """Every image, each decoded once per (codec, image).
+
+    They are made in a telling order (image by image, codec by codec), so they are staged
+    outside the handout and then copied in a random order with one common timestamp: neither
+    inode numbers, directory order nor modification times say which files belong together.
+    """
+    sel, wanted = layout.sel, layout.files.by_slot
     img_dir = out / HANDOUT / IMG
     img_dir.mkdir(parents=True, exist_ok=False)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
         decoders = Decoders(store)
-        wanted = files.by_slot
         for image in sel.images:
-            original = load_original(store, sel.chosen[(first, image)], config.originals)
-            for k, box in enumerate(boxes[image]):
+            original = load_original(store, sel.chosen[(sel.codecs[0], image)], layout.config.originals)
+            for k, box in enumerate(layout.boxes[image]):
                 crop = cut(original, box)
                 if ("original", image, k) in wanted:
                     write_png(staging / f"{wanted[('original', image, k)]}.png", crop)
                 if ("degraded", image, k) in wanted:
-                    source_index = pool.index(CatchSource(image, k, box))
+                    source_index = layout.pool.index(CatchSource(image, k, box))
                     write_png(staging / f"{wanted[('degraded', image, k)]}.png",
                               degrade(crop, catch_rng(seed, source_index)))
             for codec in sel.codecs:
                 recon = decoders.decode(sel.chosen[(codec, image)])
-                for k, box in enumerate(boxes[image]):
+                for k, box in enumerate(layout.boxes[image]):
                     write_png(staging / f"{wanted[('recon', codec, image, k)]}.png", cut(recon, box))
         names = sorted(p.name for p in staging.iterdir())
         secrets.SystemRandom().shuffle(names)
@@ -270,9 +281,10 @@ def _export(config: ExportConfig, sel: Selection, store: Any, seed: int, out: Pa
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
-    # 5. Pages, crowd CSV, key.
-    study_id = opaque_id(8)
-    question = config.question or (QUESTION_REFERENCE if config.reference else QUESTION_PLAIN)
+
+def _write_forms(out: Path, config: ExportConfig, participants: list[dict[str, Any]], study_id: str,
+                 question: str) -> list[Path]:
+    """One offline page per participant."""
     forms = []
     for part in participants:
         page = render_form({
@@ -286,11 +298,16 @@ def _export(config: ExportConfig, sel: Selection, store: Any, seed: int, out: Pa
         path = out / part["form"]
         path.write_text(page, encoding="utf-8")
         forms.append(path)
-    crowd_csv = _write_crowd_csv(out / "crowd" / "trials.csv", crowd_trials, config.image_url_prefix)
+    return forms
 
+
+def _key_document(config: ExportConfig, sel: Selection, layout: _Layout, items: list[Item], seed: int,
+                  study_id: str, question: str, participants: list[dict[str, Any]],
+                  crowd: dict[str, Any]) -> dict[str, Any]:
+    """The study key: what every file is, the design, the participants' secrets."""
     from gcbench import __version__
 
-    key = {
+    return {
         "format": KEY_FORMAT, "version": KEY_VERSION, "study": study_id, "created": time.time(),
         "gcbench_version": __version__, "argv": config.argv, "seed": seed,
         "results": str(Path(config.results).resolve()), "dataset": sel.dataset,
@@ -303,18 +320,34 @@ def _export(config: ExportConfig, sel: Selection, store: Any, seed: int, out: Pa
                     "catch_rate": config.catch_rate, "min_view_s": config.min_view_s,
                     "post_url": config.post_url, "title": config.title, "instructions": config.instructions,
                     "question": question, "image_url_prefix": config.image_url_prefix},
-        "files": files.meta,
+        "files": layout.files.meta,
         "items": [{"item": it.item, "image": it.image, "crop": it.crop, "box": list(it.box), "codec_a": it.codec_a,
                    "codec_b": it.codec_b, "file_a": it.file_a, "file_b": it.file_b, "reference": it.reference}
                   for it in items],
         "participants": participants,
-        "crowd": {"csv": str(crowd_csv.relative_to(out)), "trials": crowd_trials},
+        "crowd": crowd,
     }
-    key_path = write_key(out / KEY_NAME, key)
+
+
+def _export(config: ExportConfig, sel: Selection, store: Any, seed: int, out: Path) -> ExportReport:
+    layout = _Layout(config, sel, store, seed)  # 1. crop boxes
+    items = layout.items()  # 2. every pair of codecs on every crop
+    trial_ids = TrialIds()  # 3. each participant's trials, then the crowdsourcing rows
+    participants = _participants(config, layout, items, seed, trial_ids)
+    crowd_trials = layout.resolve_catch(draw_trials(items, len(layout.pool), config.catch_rate, crowd_rng(seed),
+                                                    trial_ids))
+    _write_images(out, layout, store, seed)  # 4. the images
+    study_id = opaque_id(8)  # 5. pages, crowd CSV, key
+    question = config.question or (QUESTION_REFERENCE if config.reference else QUESTION_PLAIN)
+    forms = _write_forms(out, config, participants, study_id, question)
+    crowd_csv = _write_crowd_csv(out / "crowd" / "trials.csv", crowd_trials, config.image_url_prefix)
+    crowd = {"csv": str(crowd_csv.relative_to(out)), "trials": crowd_trials}
+    key_path = write_key(out / KEY_NAME, _key_document(config, sel, layout, items, seed, study_id, question,
+                                                       participants, crowd))
     n_catch = sum(1 for t in participants[0]["trials"] if t["kind"] == "catch")
     return ExportReport(out=out, key=key_path, forms=forms, crowd_csv=crowd_csv, n_items=len(items),
                         trials_per_participant=len(participants[0]["trials"]), catch_per_participant=n_catch,
-                        n_files=len(files.meta), seed=seed, selection=sel, skipped=sel.skipped)
+                        n_files=len(layout.files.meta), seed=seed, selection=sel, skipped=sel.skipped)
 
 
 def _write_crowd_csv(path: Path, trials: list[dict[str, Any]], prefix: str) -> Path:
