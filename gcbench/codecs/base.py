@@ -27,11 +27,17 @@ class Encoded:
 
     ``bits_estimate`` is set by models without an entropy coder: then bpp is computed from it
     and the row says ``bpp_kind = "estimated"``. ``info`` lands in the row's provenance.
+
+    ``payload_bytes`` is the part of ``data`` that the codec's own evaluation counts, when that
+    differs from the file: for learned codecs the entropy-coded strings without gcbench's
+    container (CompressAI's count), or NeuralCompression's pickled payload for MS-ILLM/HiFiC.
+    None for classical codecs, whose file is the payload. ``bpp`` always counts ``data``.
     """
 
     data: bytes
     bits_estimate: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    payload_bytes: int | None = None
 
 
 class Codec(ABC):

@@ -24,11 +24,12 @@ float32 H×W array in [0, 1]. Conventions:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
+# the bits map belongs to the codecs (they expose it); re-exported here for region metrics
+from gcbench.codecs.learned.bits import bits_map_from_likelihoods
 from gcbench.core.errors import ConfigError, MetricError
 from gcbench.metrics.base import Column, PairMetric
 from gcbench.metrics.perceptual import LPIPS
@@ -93,61 +94,6 @@ def region_means(values: np.ndarray, mask: np.ndarray, threshold: float = DEFAUL
     n_in = int(inside.sum())
     return (float(values[inside].mean()) if n_in else math.nan,
             float(values[~inside].mean()) if n_in < inside.size else math.nan)
-
-
-def _stride(pixels: int, latents: int) -> int:
-    # Learned codecs pad to a multiple of their total stride, a power of two: the smallest
-    # power of two whose blocks cover the image is that stride (500 px, 8 latents → 64).
-    need = -(-pixels // latents)
-    return 1 << (need - 1).bit_length()
-
-
-def _spread_axis(block_bits: np.ndarray, pixels: int, stride: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fold latents that only code padding into the last block that holds image pixels."""
-    n_blocks = -(-pixels // stride)
-    head = np.take(block_bits, range(n_blocks), axis=axis)
-    tail = np.take(block_bits, range(n_blocks, block_bits.shape[axis]), axis=axis)
-    if tail.shape[axis]:
-        last = [slice(None)] * head.ndim
-        last[axis] = slice(n_blocks - 1, n_blocks)
-        head = head.copy()
-        head[tuple(last)] += tail.sum(axis=axis, keepdims=True)
-    counts = np.full(n_blocks, stride, dtype=np.float64)
-    counts[-1] = pixels - (n_blocks - 1) * stride
-    return head, counts
-
-
-def bits_map_from_likelihoods(likelihoods: Mapping[str, Any], size: tuple[int, int],
-                              strides: Mapping[str, int] | None = None) -> np.ndarray:
-    """Estimated bits at each pixel (H×W, float64) from a learned codec's likelihoods.
-
-    Each latent element costs −log2(likelihood) bits; a latent of spatial size h×w codes
-    blocks of ``stride``×``stride`` pixels (inferred as the smallest power of two whose blocks
-    cover the image, or given in ``strides``), and its bits are spread evenly over the image
-    pixels of its block. Latents that code only padding count towards the last block of
-    their row/column. The map sums to the total estimated bits.
-    """
-    h_img, w_img = size
-    total = np.zeros((h_img, w_img), dtype=np.float64)
-    for name, lk in likelihoods.items():
-        arr = lk.detach().cpu().double().numpy() if hasattr(lk, "detach") else np.asarray(lk, dtype=np.float64)
-        if arr.ndim == 4:
-            if arr.shape[0] != 1:
-                raise MetricError(f"likelihoods {name!r} hold a batch of {arr.shape[0]}; expected one image")
-            arr = arr[0]
-        if arr.ndim != 3:
-            raise MetricError(f"likelihoods {name!r} must be (1, C, h, w) or (C, h, w), got {arr.shape}")
-        bits = -np.log2(arr).sum(axis=0)  # (h, w)
-        h, w = bits.shape
-        sy = int(strides[name]) if strides and name in strides else _stride(h_img, h)
-        sx = int(strides[name]) if strides and name in strides else _stride(w_img, w)
-        if h * sy < h_img or w * sx < w_img:
-            raise MetricError(f"likelihoods {name!r} ({h}×{w}) with stride {sy}×{sx} do not cover a {h_img}×{w_img} image")
-        bits, rows = _spread_axis(bits, h_img, sy, 0)
-        bits, cols = _spread_axis(bits, w_img, sx, 1)
-        per_pixel = bits / np.outer(rows, cols)
-        total += np.repeat(np.repeat(per_pixel, sy, axis=0), sx, axis=1)[:h_img, :w_img]
-    return total
 
 
 def codec_bits_map(codec: Any, image: np.ndarray, setting: Any, side: np.ndarray | None) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The ``gan`` codec adapter: an architecture of the zoo with real weights, or random ones for timing.
 
-Spec options (besides those of :class:`gcbench.codecs.learned.LearnedCodec`):
+Spec options (besides those of :class:`gcbench.codecs.learned.codec.LearnedCodec`):
 
 - ``architecture``: a zoo name (``hific``, ``agustsson2019``, ``pix2pixhd-global``, ``fgc-updown``,
   ``fgc-dense-N-k``);
@@ -21,7 +21,7 @@ from typing import Any
 
 from gcbench.codecs.gan import zoo
 from gcbench.codecs.gan.neuralcompression import msillm_weights
-from gcbench.codecs.learned import LearnedCodec
+from gcbench.codecs.learned.codec import LearnedCodec
 from gcbench.core.availability import Availability
 from gcbench.core.errors import CodecError, ConfigError
 

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from gcbench.codecs import container
-from gcbench.codecs.learned import LearnedCodec, _strings_of, read_state_dict
+from gcbench.codecs.learned.checkpoints import read_state_dict
+from gcbench.codecs.learned.codec import LearnedCodec
+from gcbench.codecs.learned.convention import strings_of
 from gcbench.core.availability import OK, Availability
 from gcbench.core.errors import CodecError, ConfigError, WeightsError
 
@@ -109,7 +111,7 @@ class NeuralCompressionCodec(LearnedCodec):
 
     def compress(self, model: Any, x: Any) -> tuple[list[list[bytes]], Any, float | None]:
         out = model.compress(x, force_cpu=False)
-        strings = _strings_of([out.latent_strings, out.hyper_latent_strings], "HiFiCAutoencoder")
+        strings = strings_of([out.latent_strings, out.hyper_latent_strings], "HiFiCAutoencoder")
         return strings, {"image": list(out.image_size), "padded": list(out.padded_size)}, None
 
     def decompress(self, model: Any, payload: container.Payload, padded: tuple[int, int]) -> Any:
