@@ -58,6 +58,9 @@ class Metric(ABC):
     #: pair metrics that query the codec (estimated bits from its likelihoods): the worker adds
     #: ``codec=…, setting=…`` to the ``compute`` call
     needs_codec: ClassVar[bool] = False
+    #: set/task metrics that read the image's ground-truth label map (Cityscapes): a remote worker
+    #: receives it by value in ``ImageContext.label`` instead of reading it beside the image
+    needs_label: ClassVar[bool] = False
 
     def __init__(self, device: str = "cpu", **options: Any) -> None:
         self.device = device
@@ -145,6 +148,7 @@ class ImageContext:
     dataset: str
     dataset_root: str
     sha256: str
+    label: np.ndarray | None = None  # the label map when the run sent it (remote workers); else read by path
 
 
 @dataclass
