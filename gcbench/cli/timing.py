@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gcbench.core import defaults
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("timing",
@@ -20,16 +22,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", help="folder holding the named dataset's files")
     p.add_argument("--out", help="output folder for this machine's timings")
     p.add_argument("--hardware-name", metavar="NAME", help="your name for this machine (default: host name)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (codecs that take a device run there)")
-    p.add_argument("--warmup", type=int, default=2, metavar="W",
-                   help="untimed runs per (codec, setting, image), default 2")
-    p.add_argument("--repeats", type=int, default=10, metavar="R",
-                   help="timed runs per (codec, setting, image), default 10")
-    p.add_argument("--threads", type=int, default=1,
-                   help="threads for torch, OpenMP/BLAS and the codec library, fixed and recorded (default 1)")
+    p.add_argument("--device", default=defaults.DEVICE,
+                   help=f"cpu, cuda or cuda:N (codecs that take a device run there; default {defaults.DEVICE})")
+    p.add_argument("--warmup", type=int, default=defaults.TIMING_WARMUP, metavar="W",
+                   help=f"untimed runs per (codec, setting, image), default {defaults.TIMING_WARMUP}")
+    p.add_argument("--repeats", type=int, default=defaults.TIMING_REPEATS, metavar="R",
+                   help=f"timed runs per (codec, setting, image), default {defaults.TIMING_REPEATS}")
+    p.add_argument("--threads", type=int, default=defaults.TIMING_THREADS,
+                   help="threads for torch, OpenMP/BLAS and the codec library, fixed and recorded "
+                        f"(default {defaults.TIMING_THREADS})")
     p.add_argument("--max-images", type=int, help="use only the first N images")
     p.add_argument("--codec-option", action="append", default=[], metavar="CODEC.KEY=VALUE",
                    help="override a codec spec option (VALUE parsed as JSON when it can be)")
+    p.add_argument("--binary", action="append", default=[], metavar="NAME=PATH",
+                   help="where a command-line codec's program is, e.g. bpgenc=/opt/bpg/bpgenc (repeatable; "
+                        "default: $GCBENCH_BIN_<NAME>, then PATH)")
     p.add_argument("--no-sync", action="store_true",
                    help="CUDA: do NOT synchronise (under-counts GPU work; only to show why synchronising matters)")
     p.add_argument("--no-stages", action="store_true", help="do not record learned codecs' stage breakdown")
@@ -54,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from gcbench.cli.run import codec_overrides
+    from gcbench.codecs.external import parse_binary_args
     from gcbench.core.errors import ConfigError
     from gcbench.timing import TimingConfig, run_timing
 
@@ -65,6 +73,7 @@ def main(args: argparse.Namespace) -> int:
         codecs=args.codec, dataset=args.dataset, out=args.out, hardware_name=args.hardware_name,
         device=args.device, warmup=args.warmup, repeats=args.repeats, threads=args.threads,
         data_root=args.data_root, max_images=args.max_images, codec_options=codec_overrides(args.codec_option),
+        binaries=parse_binary_args(args.binary),
         sync=not args.no_sync, stages=not args.no_stages, random_weights=args.random_weights,
         progress=not args.no_progress, argv=args.argv,
     ))

@@ -11,7 +11,8 @@ A mask must have the image's height and width and values in [0, 1]; anything els
 for that image that names the file. Region metrics treat a mask as a weight map (saliency) or
 threshold it at 0.5 (inside/outside a region of interest). A run records the mask set it used
 (folder, file hashes, one identity hash) in its resolved config; metrics that read masks fold
-that identity into theirs, so other masks mean recomputed values, never stale ones.
+that identity into theirs, and codecs that encode with a mask fold the mask's hash into their task
+keys (gcbench.execution.plan), so other masks mean recomputed values, never stale ones.
 """
 
 from __future__ import annotations
@@ -19,19 +20,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gcbench.core.errors import ConfigError, DatasetError, ImageLoadError
+from gcbench.core.errors import DatasetError, ImageLoadError
 from gcbench.data.images import file_sha256
 
 if TYPE_CHECKING:
     from gcbench.data.datasets import Dataset
-    from gcbench.execution.plan import CodecPlan, ImageItem, MetricRef
 
 MASK_SUFFIXES = (".png", ".npy")
 
@@ -136,11 +135,12 @@ def _cached(path: str, sha256: str, size: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def task_mask(image: ImageItem) -> np.ndarray | None:
-    """The mask planned for ``image`` (None when the run has no masks); cached per worker."""
-    if not getattr(image, "mask_path", None):
+def planned_mask(path: str | None, sha256: str | None, size: tuple[int, int]) -> np.ndarray | None:
+    """The mask a run planned for an image of ``size`` (H, W), checked against the hash recorded
+    when it was planned; None when the image has no mask. Cached: a task's codec and metrics share it."""
+    if not path:
         return None
-    return _cached(str(image.mask_path), str(image.mask_sha256), (image.height, image.width))
+    return _cached(str(path), str(sha256), (int(size[0]), int(size[1])))
 
 
 # -- a mask set -------------------------------------------------------------------------------
@@ -222,35 +222,3 @@ def open_for_run(given: str | Path | None, dataset: Dataset) -> MaskSet | None:
     if root is None:
         return None
     return MaskSet.open(root, [ref.name for ref in dataset.images])
-
-
-def bind_metrics(refs: list[MetricRef], masks: MaskSet | None) -> list[MetricRef]:
-    """Fold the mask set's identity into mask-reading metrics; refuse them when there are no masks."""
-    out = []
-    for ref in refs:
-        if not ref.needs_mask:
-            out.append(ref)
-            continue
-        if masks is None:
-            raise ConfigError(
-                f"metric {ref.name!r} needs a mask per image: give a folder of masks with --masks DIR "
-                "(RunConfig.masks), or leave the metric out"
-            )
-        mid = hashlib.sha256(f"{ref.metric_id}|masks:{masks.identity()}".encode()).hexdigest()[:16]
-        out.append(replace(ref, metric_id=mid))
-    return out
-
-
-def warn_ignored(codecs: list[CodecPlan], masks: MaskSet | None) -> list[str]:
-    """Warn once per run about codecs that ignore the masks given; returns their names."""
-    if masks is None:
-        return []
-    ignoring = [cp.spec.name for cp in codecs if not cp.uses_side_input]
-    if ignoring:
-        warnings.warn(
-            f"masks from {masks.root} are given, but codec(s) {', '.join(ignoring)} ignore side input: "
-            "they encode without the masks (region metrics still use them)",
-            UserWarning,
-            stacklevel=3,
-        )
-    return ignoring

@@ -1,7 +1,9 @@
 """Where tasks run: in this process, or in a local process pool.
 
 An executor takes tasks and yields their records as they finish (in any order). Only the
-caller writes the store, so every executor gets resume and deduplication for free.
+caller writes the store, so every executor gets resume and deduplication for free. Closing the
+stream of records (the runner does, however the run ends) stops everything the executor
+started: no worker process, nor multiprocessing's resource tracker, outlives a run.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Protocol
 from gcbench.core.errors import ConfigError
 from gcbench.execution.plan import Task
 from gcbench.execution.worker import execute, init_worker, pin_threads
-from gcbench.results.store import TaskRecord
+from gcbench.results.records import TaskRecord
 
 
 class Executor(Protocol):
@@ -76,6 +78,7 @@ class LocalPoolExecutor:
 
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskRecord]:
         pending = iter(tasks)
+        owns_tracker = not _tracker_running()
         pool = self._pool()
         inflight: dict[Future[TaskRecord], Task] = {}
         try:
@@ -104,6 +107,30 @@ class LocalPoolExecutor:
                     pool = self._pool()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            del pool
+            if owns_tracker:
+                _stop_tracker()
+
+
+def _tracker_running() -> bool:
+    from multiprocessing import resource_tracker
+
+    return getattr(resource_tracker._resource_tracker, "_fd", None) is not None
+
+
+def _stop_tracker() -> None:
+    """Stop the resource tracker a pool started: it would otherwise outlive the run for a moment.
+
+    Only the pool's semaphores are registered with it, and the pool is gone: collecting it
+    first unregisters them, so the tracker has nothing left to clean up.
+    """
+    import gc
+    from multiprocessing import resource_tracker
+
+    gc.collect()
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if callable(stop):
+        stop()
 
 
 def _died(task: Task) -> TaskRecord:

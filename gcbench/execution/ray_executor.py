@@ -6,12 +6,15 @@ local pool. Ray only moves work and data:
 
 - each original is read once by the driver and ``ray.put`` once; its tasks receive the object
   reference, so workers on other nodes never need the dataset's files (nor re-read them);
+  the image's mask (``--masks``) and Cityscapes label (``miou``) travel the same way;
 - a stored bitstream (a task that only misses a metric) travels as bytes for the same reason;
 - every task declares its resources: ``threads`` CPUs, and a fraction of a GPU when a codec or
   a device-using metric runs on CUDA (so several GPU tasks share one card);
 - a worker process that dies is retried by Ray ``max_retries`` times, then the task becomes an
   error row; a task whose codec or metric raises is already an error row (``worker.execute``
-  never raises); a driver killed and started again resumes from the store like any run.
+  never raises); a driver killed and started again resumes from the store like any run;
+- a local instance the run started is shut down when the run ends, however it ends (SIGTERM
+  and Ctrl-C included): no Ray process outlives ``gcbench run``.
 
 Ray is imported only when this executor is chosen; without it the error names the extra.
 """
@@ -19,13 +22,15 @@ Ray is imported only when this executor is chosen; without it the error names th
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from gcbench.core.errors import ConfigError, GcbenchError, UnavailableError
 from gcbench.execution.plan import Task
-from gcbench.results.store import TaskRecord
+from gcbench.results.records import TaskRecord
 
 INSTALL_HINT = "pip install 'gcbench[ray]'"
 DEFAULT_MAX_RETRIES = 3
@@ -96,8 +101,11 @@ def _check_versions(task: Task) -> str | None:
     return None
 
 
-def run_remote_task(task: Task, image: Any, bitstream: bytes | None, threads: int) -> TaskRecord:
-    """The body of one Ray task (module level, so workers import it rather than unpickle code)."""
+def run_remote_task(task: Task, image: Any, bitstream: bytes | None, threads: int, shipped: Any = None) -> TaskRecord:
+    """The body of one Ray task (module level, so workers import it rather than unpickle code).
+
+    ``shipped`` (a worker.ShippedInputs) holds the image's mask and label read by the driver.
+    """
     import numpy as np
 
     from gcbench.execution.worker import _record, execute, pin_threads
@@ -114,7 +122,7 @@ def run_remote_task(task: Task, image: Any, bitstream: bytes | None, threads: in
     # Objects from the store are read-only views of shared memory; codecs and torch expect an
     # array they own (the local pool hands them one too).
     original = np.array(image, order="C") if image is not None else None
-    return execute(task, image=original, bitstream=bitstream)
+    return execute(task, image=original, bitstream=bitstream, shipped=shipped)
 
 
 def _error(task: Task, stage: str, text: str) -> TaskRecord:
@@ -182,11 +190,18 @@ class RayExecutor:
             kwargs.update(num_cpus=self.jobs * self.threads, include_dashboard=False)
         else:
             kwargs["address"] = self.address
+        # ray.init replaces the driver's SIGTERM handler with one that exits at once; keep ours, so
+        # SIGTERM stops a run like Ctrl-C does (marked interrupted, Ray shut down on the way out)
+        in_main = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if in_main else None
         try:
             ray.init(**kwargs)
         except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError …
             where = self.address or os.environ.get("RAY_ADDRESS") or "a local instance"
             raise GcbenchError(f"could not start or reach Ray at {where}: {exc}") from exc
+        finally:
+            if sigterm is not None:
+                signal.signal(signal.SIGTERM, sigterm)
         self._owns_ray = True
 
     def _disconnect(self) -> None:
@@ -227,11 +242,7 @@ class RayExecutor:
         limit = self.max_inflight or limit
         remote = ray.remote(run_remote_task)
         variants: dict[tuple[float, float], Any] = {}
-        # Tasks are image-major: an image is put when its first task is submitted and our
-        # reference dropped after its last one, so only a few originals sit in the object store.
-        left: Counter[str] = Counter(t.image.sha256 for t in tasks if t.image is not None)
-        images: dict[str, Any] = {}
-        bad_images: dict[str, str] = {}
+        objects = _ImageObjects(ray, tasks)
         inflight: dict[Any, Task] = {}
         pending = iter(zip(tasks, resources, strict=True))
         try:
@@ -241,18 +252,10 @@ class RayExecutor:
                     if item is None:
                         break
                     task, res = item
-                    assert task.image is not None
-                    sha = task.image.sha256
-                    left[sha] -= 1
-                    if sha not in images and sha not in bad_images:
-                        try:
-                            images[sha] = ray.put(self._load(task))
-                        except GcbenchError as exc:
-                            bad_images[sha] = str(exc)
-                    if sha in bad_images:
-                        yield _error(task, "load", bad_images[sha])
+                    refs = objects.take(task)
+                    if isinstance(refs, str):
+                        yield _error(task, "load", refs)
                         continue
-                    ref = images[sha] if left[sha] > 0 else images.pop(sha)
                     try:
                         bitstream = self._bitstream(task)
                     except OSError as exc:
@@ -262,7 +265,7 @@ class RayExecutor:
                     fn = variants.get(key)
                     if fn is None:
                         fn = variants[key] = remote.options(max_retries=self.max_retries, retry_exceptions=False, **res)
-                    inflight[fn.remote(task, ref, bitstream, self.threads)] = task
+                    inflight[fn.remote(task, refs[0], bitstream, self.threads, refs[1])] = task
                 if not inflight:
                     return
                 done, _ = ray.wait(list(inflight), num_returns=1)
@@ -288,21 +291,67 @@ class RayExecutor:
             return _error(task, "worker", f"Ray could not run this task: {type(exc).__name__}: {exc}")
 
     @staticmethod
-    def _load(task: Task) -> Any:
-        from gcbench.data.images import load_image
-
-        assert task.image is not None
-        loaded = load_image(task.image.path)
-        if loaded.sha256 != task.image.sha256:
-            raise GcbenchError(f"{task.image.path} changed on disk since the run was planned")
-        return loaded.array
-
-    @staticmethod
     def _bitstream(task: Task) -> bytes | None:
         if task.bitstream_path is None:
             return None
         with open(task.bitstream_path, "rb") as f:
             return f.read()
+
+
+class _ImageObjects:
+    """Each image's inputs, read by the driver and put in Ray's object store once for all its tasks.
+
+    Tasks are image-major: an image is put when its first task is submitted and our references
+    dropped after its last one, so only a few originals sit in the object store. The original is
+    one object; its mask and label (when the run has them) a second one.
+    """
+
+    def __init__(self, ray: Any, tasks: list[Task]) -> None:
+        self.ray = ray
+        self.left: Counter[str] = Counter(t.image.sha256 for t in tasks if t.image is not None)
+        self.need_label = any(m.needs_label for t in tasks for m in t.metrics)
+        self.refs: dict[str, tuple[Any, Any]] = {}
+        self.errors: dict[str, str] = {}
+
+    def take(self, task: Task) -> tuple[Any, Any] | str:
+        """(image ref, shipped-inputs ref or None) for ``task``, or why its image cannot be read."""
+        assert task.image is not None
+        sha = task.image.sha256
+        self.left[sha] -= 1
+        if sha not in self.refs and sha not in self.errors:
+            try:
+                self.refs[sha] = self._put(task)
+            except GcbenchError as exc:
+                self.errors[sha] = str(exc)
+        if sha in self.errors:
+            return self.errors[sha]
+        return self.refs[sha] if self.left[sha] > 0 else self.refs.pop(sha)
+
+    def _put(self, task: Task) -> tuple[Any, Any]:
+        from gcbench.data.images import load_image
+        from gcbench.execution.worker import ShippedInputs, task_mask
+
+        assert task.image is not None
+        loaded = load_image(task.image.path)
+        if loaded.sha256 != task.image.sha256:
+            raise GcbenchError(f"{task.image.path} changed on disk since the run was planned")
+        mask = task_mask(task)
+        label, label_error = self._label(task) if self.need_label else (None, "")
+        shipped = None
+        if mask is not None or label is not None or label_error:
+            shipped = self.ray.put(ShippedInputs(mask=mask, label=label, label_error=label_error))
+        return self.ray.put(loaded.array), shipped
+
+    @staticmethod
+    def _label(task: Task) -> tuple[Any, str]:
+        """The image's Cityscapes label map, or why there is none (the label metrics fail with it)."""
+        from gcbench.data.cityscapes import read_label
+
+        assert task.image is not None
+        try:
+            return read_label(task.image.path, (task.image.height, task.image.width)), ""
+        except GcbenchError as exc:
+            return None, str(exc)
 
 
 def make_ray_executor(jobs: int, threads: int | None = None, **options: Any) -> RayExecutor:

@@ -12,50 +12,21 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gcbench.core.errors import (
-    ConfigError,
-    GcbenchError,
-    ImageLoadError,
-    UnavailableError,
-    WeightsError,
-)
-from gcbench.core.settings import split_codec_arg
-from gcbench.execution.plan import CodecPlan, ImageItem, MetricRef, Task, plan_tasks
+from gcbench.core import defaults
+from gcbench.core.errors import GcbenchError, ImageLoadError
+from gcbench.execution.config import RunConfig
+from gcbench.execution.plan import CodecPlan, ImageItem, MetricRef, Task, bind_masks, plan_tasks, warn_ignored
+from gcbench.execution.reference_features import save_references
+from gcbench.execution.resolve import resolve_codecs, resolve_metrics
 from gcbench.execution.set_metrics import run_set_stage
 from gcbench.results.store import ResultStore
 
-DEFAULT_METRICS = ("psnr", "ms-ssim")
-
-
-@dataclass
-class RunConfig:
-    codecs: list[str]  # "name" or "name@s1,s2" or "name@start:stop:step"
-    dataset: str
-    out: str | Path
-    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
-    jobs: int = 1
-    threads: int | None = None  # per worker; default: cores // jobs
-    device: str = "cpu"
-    data_root: str | None = None
-    executor: str = "local"
-    executor_options: dict[str, Any] = field(default_factory=dict)
-    codec_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # codec → option overrides
-    binaries: dict[str, str] = field(default_factory=dict)  # program name → path (command-line codecs)
-    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    max_images: int | None = None
-    masks: str | None = None  # folder of per-image masks matched by name (gcbench.data.masks)
-    progress: bool = True
-    write_outputs: bool = True  # summary/per-image CSV and the RD plot in ``out``
-    argv: list[str] | None = None
-    # equal-bitrate comparison (gcbench.execution.equal_bitrate): per image, the setting of each codec nearest
-    # each target bpp ("nearest") or the highest under it ("under"); sweep=False runs only those
-    target_bpp: list[float] = field(default_factory=list)
-    target_mode: str = "nearest"
-    sweep: bool = True
+DEFAULT_METRICS = defaults.METRICS
 
 
 @dataclass
@@ -91,71 +62,11 @@ class RunReport:
         return "\n".join(lines)
 
 
-def resolve_codecs(args: list[str], overrides: dict[str, dict[str, Any]] | None = None,
-                   binaries: dict[str, str] | None = None) -> list[CodecPlan]:
-    from gcbench.codecs.external import check_binaries_used, with_binaries
-    from gcbench.codecs.registry import codecs as codec_registry
-    from gcbench.codecs.spec import build_codec
-
-    if not args:
-        raise ConfigError("no codec given (use --codec NAME; `gcbench ls codecs` lists them)")
-    plans: list[CodecPlan] = []
-    seen: set[str] = set()
-    for arg in args:
-        name, settings = split_codec_arg(arg)
-        if name in seen:
-            raise ConfigError(f"codec {name!r} is given twice; list its settings once: {name}@a,b,c")
-        seen.add(name)
-        spec = codec_registry.get(name)
-        if overrides and name in overrides:
-            spec = spec.with_options(**overrides[name])
-        spec = with_binaries(spec, binaries)
-        codec = build_codec(spec)
-        avail = codec.available()
-        if not avail:
-            raise UnavailableError(f"codec {name!r} cannot run here: {avail.reason}" + (f". To fix: {avail.hint}" if avail.hint else ""))
-        chosen = tuple(settings) if settings is not None else tuple(codec.settings())
-        codec.preflight(list(chosen))
-        plans.append(CodecPlan(spec=spec, settings=chosen, versions=codec.versions(),
-                               uses_side_input=bool(codec.uses_side_input)))
-    check_binaries_used(binaries, [p.spec for p in plans])
-    return plans
-
-
-def resolve_metrics(names: list[str], device: str, options: dict[str, dict[str, Any]] | None = None,
-                    missing: dict[str, str] | None = None) -> list[MetricRef]:
-    """References of the metrics to compute. A metric whose weight file is missing is left out
-    and its message put in ``missing`` (when given; else the WeightsError is raised)."""
-    from gcbench.metrics.registry import get_metric
-    from gcbench.metrics.registry import metrics as metric_registry
-
-    refs: list[MetricRef] = []
-    for name in dict.fromkeys(names):
-        cls = metric_registry.get(name)
-        avail = cls.available()
-        if not avail:
-            raise UnavailableError(f"metric {name!r} cannot run here: {avail.reason}" + (f". To fix: {avail.hint}" if avail.hint else ""))
-        opts = dict((options or {}).get(name, {}))
-        metric = get_metric(name, device=device, **opts)
-        try:
-            metric.preflight()
-        except WeightsError as exc:
-            if missing is None:
-                raise
-            missing[name] = str(exc)
-            continue
-        reference_id = metric.reference_identity() if cls.kind in ("set", "task") else ""
-        refs.append(MetricRef(name=name, metric_id=metric.identity(), options=tuple(sorted(opts.items())),
-                              device=device, kind=cls.kind, reference_id=reference_id,
-                              needs_mask=bool(getattr(cls, "needs_mask", False))))
-    return refs
-
-
 def mark_references(tasks: list[Task], refs: list[MetricRef]) -> list[Task]:
     """Let the first pending task of each image compute the set metrics' missing reference features."""
     from dataclasses import replace
 
-    from gcbench.results.features import reference_path
+    from gcbench.execution.reference_features import is_cached
 
     set_refs = [r for r in refs if r.is_set]
     if not set_refs:
@@ -169,7 +80,7 @@ def mark_references(tasks: list[Task], refs: list[MetricRef]) -> list[Task]:
             if ref not in task.metrics:
                 continue
             slot = (ref.metric_id, task.image.sha256)
-            if slot in claimed or reference_path(ref.reference_id, task.image.sha256).is_file():
+            if slot in claimed or is_cached(ref, task.image.sha256):
                 continue
             claimed.add(slot)
             need.append(ref.metric_id)
@@ -229,61 +140,124 @@ def _progress(total: int, enabled: bool) -> Any:
     return tqdm(total=total, disable=not enabled, unit="task", file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
 
 
-def run(config: RunConfig) -> RunReport:
-    from gcbench.core.hardware import fingerprint
+@dataclass
+class PreparedRun:
+    """What a run resolved before any work: checked codecs and metrics, the dataset, masks, executor."""
+
+    codecs: list[CodecPlan]
+    metrics: list[MetricRef]
+    metrics_left_out: dict[str, str]  # name → why (a missing weight file)
+    dataset: Any
+    masks: Any  # gcbench.data.masks.MaskSet or None
+    executor: Any
+
+
+def learned_codec_options(config: RunConfig) -> dict[str, dict[str, Any]]:
+    """``codec_options`` plus what ``device`` and ``random_weights`` mean for the learned codecs run."""
+    from gcbench.codecs.learned import with_learned_flags
+
+    return with_learned_flags(config.codecs, config.codec_options, random_weights=config.random_weights,
+                              device=None if config.device == defaults.DEVICE else config.device)
+
+
+def prepare(config: RunConfig) -> PreparedRun:
+    """Resolve and check everything a run needs; raises before anything is written."""
+    from gcbench.data import masks as masks_mod
     from gcbench.data.datasets import load_dataset
     from gcbench.execution.executors import make_executor
 
-    t_start = time.perf_counter()
-    if config.jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, got {config.jobs}")
-    codec_plans = resolve_codecs(config.codecs, config.codec_options, config.binaries)
+    config.check()
+    codec_plans = resolve_codecs(config.codecs, learned_codec_options(config), config.binaries)
     missing_weights: dict[str, str] = {}
     metric_refs = resolve_metrics(config.metrics, config.device, config.metric_options, missing_weights)
     for name, message in missing_weights.items():
         print(f"gcbench: metric {name!r} left out of this run: {message}", file=sys.stderr)
     dataset = load_dataset(config.dataset, config.data_root)
-    from gcbench.data import masks as masks_mod
-
     mask_set = masks_mod.open_for_run(config.masks, dataset)
-    metric_refs = masks_mod.bind_metrics(metric_refs, mask_set)
-    masks_mod.warn_ignored(codec_plans, mask_set)
+    metric_refs = bind_masks(metric_refs, mask_set)
+    warn_ignored(codec_plans, mask_set)
     executor = make_executor(config.executor, config.jobs, config.threads, **config.executor_options)
+    return PreparedRun(codec_plans, metric_refs, missing_weights, dataset, mask_set, executor)
+
+
+def resolved_config(config: RunConfig, prepared: PreparedRun) -> dict[str, Any]:
+    """What the run records: the config as run, and what each name resolved to."""
+    resolved = asdict(config)
+    resolved["out"] = str(config.out)
+    resolved["codec_specs"] = [cp.spec.to_dict() | {"run_settings": list(cp.settings), "versions": cp.versions}
+                               for cp in prepared.codecs]
+    resolved["metric_ids"] = {m.name: m.metric_id for m in prepared.metrics}
+    resolved["metrics_left_out"] = prepared.metrics_left_out
+    resolved["dataset_root"] = str(prepared.dataset.root)
+    resolved["mask_set"] = prepared.masks.describe() if prepared.masks is not None else None
+    resolved["executor"] = prepared.executor.describe()
+    return resolved
+
+
+def plan_run(config: RunConfig, prepared: PreparedRun, images: list[ImageItem]) -> list[Task]:
+    """The one planning path: the sweep, then the equal-bitrate targets, through one task factory."""
+    dataset = prepared.dataset
+    tasks = plan_tasks(prepared.codecs if config.sweep else [], images, prepared.metrics, dataset.name,
+                       str(dataset.root))
+    if config.target_bpp:
+        from gcbench.execution.equal_bitrate import add_target_tasks
+
+        tasks = add_target_tasks(tasks, config, prepared.codecs, images, prepared.metrics, dataset)
+    return tasks
+
+
+def execute_tasks(executor: Any, todo: list[Task], store: ResultStore, run_id: int, label: str,
+                  progress: bool) -> tuple[int, int, int]:
+    """Run ``todo`` and store each record as it comes; (ok, failed, metric failures).
+
+    The executor's stream is closed on the way out, whatever ends it (an error, Ctrl-C,
+    SIGTERM), so its worker processes or cluster go with it.
+    """
+    n_ok = n_failed = n_metric_fail = 0
+    with _progress(len(todo), progress) as bar, closing(executor.run(todo)) as records:
+        bar.set_description(label)
+        for rec in records:
+            save_references(rec)  # the originals' reference features go to the cache, the rest to the store
+            store.write_task(rec, run_id)
+            n_ok += rec.status == "ok"
+            n_failed += rec.status != "ok"
+            n_metric_fail += sum(1 for m in rec.metrics if m.error)
+            bar.update(1)
+            if rec.status != "ok" or any(m.error for m in rec.metrics):
+                bar.set_postfix(failed=n_failed, metric_failures=n_metric_fail)
+    return n_ok, n_failed, n_metric_fail
+
+
+def run(config: RunConfig, *, wait: bool = False) -> RunReport:
+    """Run a benchmark: everything is checked first, then tasks run and every record is stored.
+
+    One run at a time writes a folder: another run on it is refused (FolderBusyError names it),
+    or, with ``wait``, waited for.
+    """
+    from gcbench.results.lock import lock_folder
+
+    t_start = time.perf_counter()
+    prepared = prepare(config)
+    with lock_folder(config.out, wait=wait):
+        return _run(config, prepared, t_start)
+
+
+def _run(config: RunConfig, prepared: PreparedRun, t_start: float) -> RunReport:
+    from gcbench.core.hardware import fingerprint
 
     out = Path(config.out)
     store = ResultStore(out)
-    resolved = asdict(config)
-    resolved["out"] = str(out)
-    resolved["codec_specs"] = [cp.spec.to_dict() | {"run_settings": list(cp.settings), "versions": cp.versions} for cp in codec_plans]
-    resolved["metric_ids"] = {m.name: m.metric_id for m in metric_refs}
-    resolved["metrics_left_out"] = missing_weights
-    resolved["dataset_root"] = str(dataset.root)
-    resolved["mask_set"] = mask_set.describe() if mask_set is not None else None
-    resolved["executor"] = executor.describe()
-    run_id = store.begin_run(config.argv, resolved, fingerprint())
+    run_id = store.begin_run(config.argv, resolved_config(config, prepared), fingerprint())
     try:
-        images, image_errors = load_images(dataset, store, run_id, config.max_images, mask_set)
-        tasks = plan_tasks(codec_plans if config.sweep else [], images, metric_refs, dataset.name, str(dataset.root))
-        if config.target_bpp:
-            from gcbench.execution.equal_bitrate import add_target_tasks
-
-            tasks = add_target_tasks(tasks, config, codec_plans, images, metric_refs, dataset)
+        images, image_errors = load_images(prepared.dataset, store, run_id, config.max_images, prepared.masks)
+        tasks = plan_run(config, prepared, images)
         todo, skipped = pending_tasks(tasks, store)
-        todo = mark_references(todo, metric_refs)
-        n_ok = n_failed = n_metric_fail = 0
-        with _progress(len(todo), config.progress) as bar:
-            bar.set_description(f"{dataset.name}")
-            for rec in executor.run(todo):
-                store.write_task(rec, run_id)
-                n_ok += rec.status == "ok"
-                n_failed += rec.status != "ok"
-                n_metric_fail += sum(1 for m in rec.metrics if m.error)
-                bar.update(1)
-                if rec.status != "ok" or any(m.error for m in rec.metrics):
-                    bar.set_postfix(failed=n_failed, metric_failures=n_metric_fail)
-        n_metric_fail += run_set_stage(store, tasks, metric_refs)
+        todo = mark_references(todo, prepared.metrics)
+        n_ok, n_failed, n_metric_fail = execute_tasks(prepared.executor, todo, store, run_id,
+                                                      prepared.dataset.name, config.progress)
+        n_metric_fail += run_set_stage(store, tasks, prepared.metrics)
         report = RunReport(out, run_id, len(tasks), skipped, n_ok, n_failed, n_metric_fail, image_errors,
-                           time.perf_counter() - t_start, metrics_left_out=missing_weights)
+                           time.perf_counter() - t_start, metrics_left_out=prepared.metrics_left_out)
         if config.write_outputs:
             report.outputs = write_outputs(out)
         store.finish_run(run_id, "failed" if report.failed else "ok", {
@@ -312,4 +286,5 @@ def write_outputs(out: Path) -> list[Path]:
     return written
 
 
-__all__ = ["RunConfig", "RunReport", "run", "DEFAULT_METRICS", "GcbenchError"]
+__all__ = ["RunConfig", "RunReport", "run", "prepare", "plan_run", "resolve_codecs", "resolve_metrics",
+           "DEFAULT_METRICS", "GcbenchError"]

@@ -2,6 +2,10 @@
 
 Workers pin their thread counts (torch intra/inter-op, OpenMP, BLAS) before torch is
 imported: two processes each running multi-threaded torch on two cores are slower than one.
+
+A worker on this machine reads an image's inputs by the paths the run planned (the original,
+its mask, its Cityscapes label). A remote executor reads them on the driver and hands them
+over by value (``image=``, ``shipped=``), so its workers need none of the driver's files.
 """
 
 from __future__ import annotations
@@ -10,15 +14,16 @@ import os
 import time
 import traceback
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from gcbench.codecs.base import Codec, Encoded, as_rgb_uint8
 from gcbench.core.errors import CodecError, GcbenchError, MetricError
-from gcbench.data.masks import task_mask
+from gcbench.data.masks import planned_mask
 from gcbench.execution.plan import MetricRef, Task
-from gcbench.results.store import MetricOutcome, TaskRecord
+from gcbench.results.records import MetricOutcome, TaskRecord
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -72,7 +77,9 @@ class WorkerState:
         if metric is None:
             from gcbench.metrics.registry import get_metric
 
-            metric = get_metric(ref.name, device=ref.device, **dict(ref.options))
+            from gcbench.execution.reference_features import bind_references
+
+            metric = bind_references(get_metric(ref.name, device=ref.device, **dict(ref.options)), ref)
             metric.prepare()
             self.metrics[ref.metric_id] = metric
         return metric
@@ -123,12 +130,51 @@ def _record(task: Task) -> TaskRecord:
     )
 
 
+@dataclass(frozen=True)
+class ShippedInputs:
+    """An image's inputs besides its pixels, read on the driver and sent with its tasks by value."""
+
+    mask: np.ndarray | None = None  # the planned mask (None: the run has none)
+    label: np.ndarray | None = None  # the ground-truth label map, for metrics that need one
+    label_error: str = ""  # why the driver could not read the label (the metric fails with it)
+
+
+def task_mask(task: Task, shipped: ShippedInputs | None = None) -> np.ndarray | None:
+    """The task's mask: shipped by value, or read from the path the run planned (None without masks)."""
+    if shipped is not None:
+        return shipped.mask
+    assert task.image is not None
+    return planned_mask(task.image.mask_path, task.image.mask_sha256, (task.image.height, task.image.width))
+
+
+def _encode(task: Task, codec: Codec, original: np.ndarray, rec: TaskRecord, shipped: ShippedInputs | None) -> bytes:
+    """Encode once, timed; the record gets bytes, bpp and the codec's provenance."""
+    # the mask is read before the clock starts; only codecs that use side input get it
+    side = task_mask(task, shipped) if codec.uses_side_input else None
+    t0 = time.perf_counter()
+    out = codec.encode(original, task.setting) if side is None else codec.encode(original, task.setting, side=side)
+    rec.encode_s = time.perf_counter() - t0
+    encoded = out if isinstance(out, Encoded) else Encoded(bytes(out))
+    data = encoded.data
+    if not isinstance(data, (bytes, bytearray)) or len(data) == 0:
+        raise CodecError("encoder produced no bytes")
+    rec.n_bytes = len(data)
+    pixels = original.shape[0] * original.shape[1]
+    if encoded.bits_estimate is not None:
+        rec.bpp, rec.bpp_kind = float(encoded.bits_estimate) / pixels, "estimated"
+    else:
+        rec.bpp, rec.bpp_kind = 8.0 * len(data) / pixels, "exact"
+    rec.provenance = dict(encoded.info)
+    rec.data = bytes(data)
+    return rec.data
+
+
 def execute(task: Task, st: WorkerState | None = None, *, image: np.ndarray | None = None,
-            bitstream: bytes | None = None) -> TaskRecord:
+            bitstream: bytes | None = None, shipped: ShippedInputs | None = None) -> TaskRecord:
     """Run one task; every failure becomes part of the record, nothing is raised.
 
-    ``image`` and ``bitstream`` let a remote executor hand over the original and a stored
-    bitstream it shipped itself, for workers that cannot read the driver's files.
+    ``image``, ``bitstream`` and ``shipped`` let a remote executor hand over the original, a
+    stored bitstream and the image's mask and label, for workers that cannot read the driver's files.
     """
     st = st or state()
     rec = _record(task)
@@ -147,23 +193,7 @@ def execute(task: Task, st: WorkerState | None = None, *, image: np.ndarray | No
             rec.reused_bitstream = True
         else:
             stage = "encode"
-            # the mask is read before the clock starts; only codecs that use side input get it
-            side = task_mask(task.image) if codec.uses_side_input else None
-            t0 = time.perf_counter()
-            out = codec.encode(original, task.setting) if side is None else codec.encode(original, task.setting, side=side)
-            rec.encode_s = time.perf_counter() - t0
-            encoded = out if isinstance(out, Encoded) else Encoded(bytes(out))
-            data = encoded.data
-            if not isinstance(data, (bytes, bytearray)) or len(data) == 0:
-                raise CodecError("encoder produced no bytes")
-            rec.n_bytes = len(data)
-            pixels = size[0] * size[1]
-            if encoded.bits_estimate is not None:
-                rec.bpp, rec.bpp_kind = float(encoded.bits_estimate) / pixels, "estimated"
-            else:
-                rec.bpp, rec.bpp_kind = 8.0 * len(data) / pixels, "exact"
-            rec.provenance = dict(encoded.info)
-            rec.data = bytes(data)
+            data = _encode(task, codec, original, rec, shipped)
         stage = "decode"
         t0 = time.perf_counter()
         recon = codec.decode(bytes(data), size)
@@ -178,32 +208,39 @@ def execute(task: Task, st: WorkerState | None = None, *, image: np.ndarray | No
         rec.data = None
         return rec
     for ref in task.metrics:
-        outcome = MetricOutcome(metric=ref.name, metric_id=ref.metric_id)
-        try:
-            metric = st.metric(ref)
-            outcome.versions = metric.versions()
-            if ref.is_set:
-                ctx = image_context(task)
-                rec.features[ref.metric_id] = metric.item_features(original, recon, ctx)
-                if ref.metric_id in task.need_reference:
-                    reference = metric.reference_features(original, ctx)
-                    if reference is not None:
-                        rec.references[(ref.reference_id, task.image.sha256)] = reference
-                outcome.values = {}
-            else:
-                inputs = metric_inputs(metric, task, codec)
-                outcome.values = {k: float(v) for k, v in metric.compute(original, recon, **inputs).items()}
-        except Exception as exc:  # noqa: BLE001
-            outcome.error = _error_text(exc)
-        rec.metrics.append(outcome)
+        rec.metrics.append(_measure(ref, task, st, codec, original, recon, rec, shipped))
     return rec
 
 
-def metric_inputs(metric: Any, task: Task, codec: Codec) -> dict[str, Any]:
+def _measure(ref: MetricRef, task: Task, st: WorkerState, codec: Codec, original: np.ndarray, recon: np.ndarray,
+             rec: TaskRecord, shipped: ShippedInputs | None) -> MetricOutcome:
+    """One metric of a task: values, or set features (and the original's reference), or its error."""
+    assert task.image is not None
+    outcome = MetricOutcome(metric=ref.name, metric_id=ref.metric_id)
+    try:
+        metric = st.metric(ref)
+        outcome.versions = metric.versions()
+        if ref.is_set:
+            ctx = image_context(task, shipped, needs_label=ref.needs_label)
+            rec.features[ref.metric_id] = metric.item_features(original, recon, ctx)
+            if ref.metric_id in task.need_reference:
+                reference = metric.reference_features(original, ctx)
+                if reference is not None:
+                    rec.references[(ref.reference_id, task.image.sha256)] = reference
+            outcome.values = {}
+        else:
+            inputs = metric_inputs(metric, task, codec, shipped)
+            outcome.values = {k: float(v) for k, v in metric.compute(original, recon, **inputs).items()}
+    except Exception as exc:  # noqa: BLE001
+        outcome.error = _error_text(exc)
+    return outcome
+
+
+def metric_inputs(metric: Any, task: Task, codec: Codec, shipped: ShippedInputs | None = None) -> dict[str, Any]:
     """The extra ``compute`` arguments a pair metric declares: ``mask=`` and ``codec=, setting=``."""
     inputs: dict[str, Any] = {}
     if getattr(metric, "needs_mask", False):
-        mask = task_mask(task.image)
+        mask = task_mask(task, shipped)
         if mask is None:
             raise MetricError(f"metric {metric.name!r} needs a mask and this run has none (give --masks DIR)")
         inputs["mask"] = mask
@@ -212,9 +249,15 @@ def metric_inputs(metric: Any, task: Task, codec: Codec) -> dict[str, Any]:
     return inputs
 
 
-def image_context(task: Task) -> Any:
+def image_context(task: Task, shipped: ShippedInputs | None = None, needs_label: bool = False) -> Any:
+    """What a set or task metric knows about the image: names, paths and, when shipped, its label map."""
     from gcbench.metrics.base import ImageContext
 
     assert task.image is not None
+    label = None
+    if shipped is not None and needs_label:
+        if shipped.label is None:
+            raise MetricError(shipped.label_error or f"no label was sent for {task.image.name}")
+        label = shipped.label
     return ImageContext(name=task.image.name, path=task.image.path, dataset=task.dataset,
-                        dataset_root=task.dataset_root, sha256=task.image.sha256)
+                        dataset_root=task.dataset_root, sha256=task.image.sha256, label=label)

@@ -19,6 +19,14 @@ likewise, aAcc = Σ intersection / Σ label area. Counts are exact integers (mms
 float32 histograms) and values are fractions in [0, 1] (mmsegmentation prints percent rounded to
 two decimals). Per-class IoUs are columns (``iou_road`` …, ``iou_pseudo_road`` …).
 
+cityscapesScripts' further scores (:mod:`gcbench.metrics.cityscapes_eval`) come from the same
+sums: category IoU in both modes (``miou_cat``, ``iou_cat_flat`` …; ``miou_cat_pseudo`` …) and,
+against the ground truth, the instance-weighted iIoU from ``*_gtFine_instanceIds.png``
+(``iiou``, ``iiou_person`` …, ``iiou_cat``, ``iiou_cat_human``, ``iiou_cat_vehicle``). For that
+each ``miou`` task stores a (24, 19) float64 array: the confusion matrix (exact integers) and
+four rows of weighted instance counts (NaN when the image has no instance map: its setting's
+iIoU is then left empty and flagged).
+
 Reference features (cached by the set stage per original image content): none for ``miou`` (a
 label belongs to a file, not to pixels); for ``miou-pseudo`` the original's segmentation,
 PNG-compressed (a label map compresses ~50×), which workers reuse instead of segmenting the
@@ -27,7 +35,11 @@ original again.
 Options: ``checkpoint=PATH`` (another file instead of the model zoo's; flagged),
 ``random_init=true`` with ``seed`` (the offline stand-in; flagged, for tests only),
 ``test_scale=[W, H]`` (inference size other than the config's 2048×1024; flagged),
-``batch_size`` (default 2: the original and a reconstruction go through together).
+``batch_size`` (default 2: the original and a reconstruction go through together),
+``score_at`` (``miou`` only): ``image`` (default; label and image of one size) or ``label`` for
+images made smaller than their labels (e.g. 1024×512 inputs of a generator): the prediction is
+upsampled to the label's size, nearest neighbour (Pillow's NEAREST; for an integer factor every
+pixel repeated), and scored there, as the Cityscapes protocol for such generators does.
 """
 
 from __future__ import annotations
@@ -42,6 +54,16 @@ import numpy as np
 from gcbench.core.availability import Availability, require_modules
 from gcbench.core.errors import ConfigError, MetricError
 from gcbench.metrics.base import Column, ImageContext, SetMetric, SetResult
+from gcbench.metrics.cityscapes_eval import (
+    CATEGORIES,
+    INSTANCE_CATEGORIES,
+    INSTANCE_CLASSES,
+    INSTANCE_ROWS,
+    category_ious,
+    instance_counts,
+    instance_ious,
+)
+from gcbench.metrics.set_inputs import as_feature_set
 
 CLASSES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation",
            "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
@@ -49,6 +71,9 @@ NUM_CLASSES = len(CLASSES)
 IGNORE_INDEX = 255
 OTHER_ROW = NUM_CLASSES  # label values outside 0…18 other than 255
 CONFIG_SCALE = (2048, 1024)
+CONFUSION_SHAPE = (NUM_CLASSES + 1, NUM_CLASSES)
+GROUND_TRUTH_SHAPE = (NUM_CLASSES + 1 + INSTANCE_ROWS, NUM_CLASSES)  # confusion + weighted instance counts
+SCORE_AT = ("image", "label")
 
 
 # -- counting, as mmsegmentation's IoUMetric ------------------------------------------------------
@@ -113,6 +138,34 @@ def decode_map(data: np.ndarray) -> np.ndarray:
         return np.asarray(im, dtype=np.uint8)
 
 
+def upsample_nearest(label_map: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A train-id map resized to ``shape`` (H, W) by Pillow's nearest neighbour (never smaller)."""
+    from PIL import Image
+
+    h, w = label_map.shape
+    big_h, big_w = int(shape[0]), int(shape[1])
+    if (big_h, big_w) == (h, w):
+        return label_map
+    if big_h < h or big_w < w or abs(big_h * w - big_w * h) > max(big_h, big_w):
+        raise MetricError(f"the label is {big_w}×{big_h}, the reconstruction {w}×{h}: score_at=label needs a label "
+                          "at least as large, of the same aspect ratio")
+    return np.asarray(Image.fromarray(np.ascontiguousarray(label_map, dtype=np.uint8), "L")
+                      .resize((big_w, big_h), Image.NEAREST))
+
+
+def _test_scale(name: str, test_scale: Any) -> tuple[int, int] | None:
+    """``test_scale`` as (W, H), or None for the config's own 2048×1024."""
+    if test_scale is None:
+        return None
+    try:
+        w, h = (int(v) for v in test_scale)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: test_scale must be [width, height], got {test_scale!r}") from exc
+    if w < 1 or h < 1:
+        raise ConfigError(f"{name}: test_scale must be positive, got {test_scale!r}")
+    return None if (w, h) == CONFIG_SCALE else (w, h)
+
+
 def _column(name: str) -> str:
     return name.replace(" ", "_")
 
@@ -131,15 +184,21 @@ class _PSPNetMIoU(SetMetric):
     kind = "task"
     library = "mmsegmentation"
     uses_device = True
+    #: 2: category IoU and iIoU columns; ground-truth tasks store instance counts
+    implementation_version = 2
     #: column suffix: "" for ground truth, "_pseudo" for the original's segmentation
     suffix: ClassVar[str] = ""
     pseudo: ClassVar[bool] = False
 
     def __init__(self, device: str = "cpu", checkpoint: str | None = None, random_init: bool = False,
-                 seed: int = 0, test_scale: Any = None, batch_size: int = 2, **unknown: Any) -> None:
+                 seed: int = 0, test_scale: Any = None, batch_size: int = 2, score_at: str = "image",
+                 **unknown: Any) -> None:
         if unknown:
             raise ConfigError(f"{self.name}: unknown option(s) {sorted(unknown)}; valid: checkpoint, random_init, "
-                              "seed, test_scale, batch_size")
+                              "seed, test_scale, batch_size" + ("" if self.pseudo else ", score_at"))
+        if score_at not in SCORE_AT or (self.pseudo and score_at != "image"):
+            raise ConfigError(f"{self.name}: score_at must be one of {SCORE_AT}, got {score_at!r}" if not self.pseudo
+                              else f"{self.name}: score_at is for 'miou' (its labels are the original's size)")
         if not isinstance(random_init, bool):
             raise ConfigError(f"{self.name}: random_init must be true or false, got {random_init!r}")
         if random_init and checkpoint is not None:
@@ -149,17 +208,12 @@ class _PSPNetMIoU(SetMetric):
             options["checkpoint"] = str(checkpoint)
         if random_init:
             options.update(random_init=True, seed=int(seed))
-        self.test_scale: tuple[int, int] | None = None
-        if test_scale is not None:
-            try:
-                w, h = (int(v) for v in test_scale)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"{self.name}: test_scale must be [width, height], got {test_scale!r}") from exc
-            if w < 1 or h < 1:
-                raise ConfigError(f"{self.name}: test_scale must be positive, got {test_scale!r}")
-            if (w, h) != CONFIG_SCALE:
-                self.test_scale = (w, h)
-                options["test_scale"] = [w, h]
+        self.test_scale = _test_scale(self.name, test_scale)
+        if self.test_scale is not None:
+            options["test_scale"] = list(self.test_scale)
+        self.score_at = score_at
+        if score_at != "image":
+            options["score_at"] = score_at
         super().__init__(device, **options)
         self.batch_size = int(batch_size)
         self.random_seed = int(seed) if random_init else None
@@ -218,14 +272,12 @@ class _PSPNetMIoU(SetMetric):
 
     # -- labels ----------------------------------------------------------------------------------
     def _cached_pseudo(self, context: ImageContext, shape: tuple[int, ...]) -> np.ndarray | None:
-        """The original's segmentation from memory or from the reference cache on this machine."""
-        from gcbench.results.features import load_array, reference_path
-
+        """The original's segmentation from memory or from the reference features the run handed over."""
         found = self._pseudo_cache.get(context.sha256)
         if found is None:
-            path = reference_path(self.reference_identity(), context.sha256)
-            if path.is_file():
-                found = decode_map(load_array(path))
+            cached = self.references.get(context.sha256)
+            if cached is not None:
+                found = decode_map(cached)
         if found is None or found.shape != tuple(shape[:2]):
             return None
         self._remember(context.sha256, found)
@@ -249,10 +301,7 @@ class _PSPNetMIoU(SetMetric):
         if reconstruction.shape != original.shape:
             raise MetricError(f"reconstruction is {reconstruction.shape}, original is {original.shape}")
         if not self.pseudo:
-            from gcbench.data.cityscapes import read_label
-
-            label = read_label(context.path, original.shape[:2])
-            return confusion(self.segmenter().segment([reconstruction])[0], label)
+            return self._ground_truth_counts(reconstruction, context)
         label = self._cached_pseudo(context, original.shape)
         if np.array_equal(reconstruction, original):
             # the same input gives the same map: no second pass (and no batch-size rounding at ties)
@@ -265,22 +314,60 @@ class _PSPNetMIoU(SetMetric):
             pred = self.segmenter().segment([reconstruction])[0]
         return confusion(pred, label)
 
-    def reference_features(self, original: np.ndarray, context: ImageContext) -> np.ndarray | None:
-        return encode_map(self._pseudo_label(original, context)) if self.pseudo else None
+    def _ground_truth_counts(self, reconstruction: np.ndarray, context: ImageContext) -> np.ndarray:
+        """Confusion matrix and weighted instance counts against the Cityscapes ground truth."""
+        from gcbench.data.cityscapes import read_instances, read_label
 
-    def finalize(self, features: list[np.ndarray], references: list[np.ndarray]) -> SetResult:
-        if not features:
+        at_label = self.score_at == "label"
+        # sent by value to workers that cannot see the dataset's files; read beside the image otherwise
+        label = (context.label if context.label is not None
+                 else read_label(context.path, None if at_label else reconstruction.shape[:2]))
+        pred = self.segmenter().segment([reconstruction])[0]
+        if at_label:
+            pred = upsample_nearest(pred, label.shape)
+        matrix = confusion(pred, label)
+        instances = read_instances(context.path, label.shape)
+        counts = (instance_counts(pred, instances) if instances is not None
+                  else np.full((INSTANCE_ROWS, NUM_CLASSES), np.nan))
+        return np.concatenate([matrix.astype(np.float64), counts])
+
+    def finalize(self, features: Any, references: Any) -> SetResult:
+        arrays = as_feature_set(features)
+        if not len(arrays):
             raise MetricError("no confusion matrices to compute from")
-        shape = (NUM_CLASSES + 1, NUM_CLASSES)
-        for f in features:
+        shape = CONFUSION_SHAPE if self.pseudo else GROUND_TRUTH_SHAPE
+        total = np.zeros(shape, np.int64 if self.pseudo else np.float64)
+        without_instances = 0
+        for f in arrays:  # one image's array at a time
             if np.shape(f) != shape:
-                raise MetricError(f"a stored confusion matrix has shape {np.shape(f)}, expected {shape}")
-        matrix = np.sum([np.asarray(f, dtype=np.int64) for f in features], axis=0)
+                raise MetricError(f"a stored {self.name} array has shape {np.shape(f)}, expected {shape} "
+                                  "(stored by another gcbench version?)")
+            without_instances += int(not self.pseudo and np.isnan(f[NUM_CLASSES + 1:]).any())
+            total += f
+        values = self._values(total)
+        flags = self._flags()
+        if without_instances:
+            flags.append(f"iIoU left empty: {without_instances} of {len(arrays)} images have no "
+                         "*_gtFine_instanceIds.png beside their label")
+        return SetResult(values=values, n_items=len(arrays), flags=flags)
+
+    def _values(self, total: np.ndarray) -> dict[str, float]:
+        matrix = total[:NUM_CLASSES + 1].astype(np.int64)  # exact integer counts
         s = scores(matrix)
-        values = {f"miou{self.suffix}": s["miou"], f"macc{self.suffix}": s["macc"], f"aacc{self.suffix}": s["aacc"]}
+        x = self.suffix
+        values = {f"miou{x}": s["miou"], f"macc{x}": s["macc"], f"aacc{x}": s["aacc"]}
         for name, iou in zip(CLASSES, s["iou"], strict=True):
-            values[f"iou{self.suffix}_{_column(name)}"] = float(iou)
-        return SetResult(values=values, n_items=len(features), flags=self._flags())
+            values[f"iou{x}_{_column(name)}"] = float(iou)
+        categories = category_ious(matrix)
+        values[f"miou_cat{x}"] = _nanmean(np.array(list(categories.values())))
+        values.update({f"iou_cat{x}_{c}": v for c, v in categories.items()})
+        if not self.pseudo:
+            classes, instance_categories = instance_ious(matrix, total[NUM_CLASSES + 1:])
+            values["iiou"] = _nanmean(np.array(list(classes.values())))
+            values.update({f"iiou_{_column(c)}": v for c, v in classes.items()})
+            values["iiou_cat"] = _nanmean(np.array(list(instance_categories.values())))
+            values.update({f"iiou_cat_{c}": v for c, v in instance_categories.items()})
+        return values
 
     def _flags(self) -> list[str]:
         flags = []
@@ -292,14 +379,25 @@ class _PSPNetMIoU(SetMetric):
         if self.test_scale is not None:
             flags.append(f"inference at {self.test_scale[0]}×{self.test_scale[1]}, "
                          f"not the config's {CONFIG_SCALE[0]}×{CONFIG_SCALE[1]}")
+        if self.score_at == "label":
+            flags.append("scored at the labels' resolution: predictions upsampled (nearest) from the "
+                         "reconstructions' size")
         return flags
 
 
-def _columns(suffix: str, what: str) -> tuple[Column, ...]:
-    cols = [Column(f"miou{suffix}", True, f"mIoU{what}", minimum=0.0, maximum=1.0),
-            Column(f"macc{suffix}", True, f"mAcc{what}", minimum=0.0, maximum=1.0),
-            Column(f"aacc{suffix}", True, f"aAcc{what}", minimum=0.0, maximum=1.0)]
-    cols += [Column(f"iou{suffix}_{_column(c)}", True, f"IoU {c}{what}", minimum=0.0, maximum=1.0) for c in CLASSES]
+def _columns(suffix: str, what: str, instances: bool) -> tuple[Column, ...]:
+    fraction = {"minimum": 0.0, "maximum": 1.0}
+    cols = [Column(f"miou{suffix}", True, f"mIoU{what}", **fraction),
+            Column(f"macc{suffix}", True, f"mAcc{what}", **fraction),
+            Column(f"aacc{suffix}", True, f"aAcc{what}", **fraction)]
+    cols += [Column(f"iou{suffix}_{_column(c)}", True, f"IoU {c}{what}", **fraction) for c in CLASSES]
+    cols.append(Column(f"miou_cat{suffix}", True, f"mIoU categories{what}", **fraction))
+    cols += [Column(f"iou_cat{suffix}_{c}", True, f"IoU category {c}{what}", **fraction) for c in CATEGORIES]
+    if instances:
+        cols.append(Column("iiou", True, "iIoU", **fraction))
+        cols += [Column(f"iiou_{_column(c)}", True, f"iIoU {c}", **fraction) for c in INSTANCE_CLASSES]
+        cols.append(Column("iiou_cat", True, "iIoU categories", **fraction))
+        cols += [Column(f"iiou_cat_{c}", True, f"iIoU category {c}", **fraction) for c in INSTANCE_CATEGORIES]
     return tuple(cols)
 
 
@@ -307,13 +405,18 @@ class CityscapesMIoU(_PSPNetMIoU):
     """PSPNet mIoU of reconstructions against Cityscapes ground truth (19 classes, ignore 255)."""
 
     name = "miou"
-    columns = _columns("", "")
+    columns = _columns("", "", instances=True)
+    needs_label = True
 
 
 class PseudoLabelMIoU(_PSPNetMIoU):
     """PSPNet mIoU of reconstructions against PSPNet's segmentation of the originals."""
 
     name = "miou-pseudo"
-    columns = _columns("_pseudo", " (vs original)")
+    columns = _columns("_pseudo", " (vs original)", instances=False)
     suffix = "_pseudo"
     pseudo = True
+
+    def reference_features(self, original: np.ndarray, context: ImageContext) -> np.ndarray | None:
+        """The original's segmentation, PNG-compressed (cached by the run, reused by workers)."""
+        return encode_map(self._pseudo_label(original, context))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gcbench.core.errors import CodecError, UnavailableError
+from gcbench.core.errors import CodecError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,15 +47,14 @@ class TimedCodec:
     random_weights: bool = False
 
 
-def build_for_timing(spec: CodecSpec, settings: Sequence[Any], *, threads: int, device: str,
-                     random_weights: bool = False) -> TimedCodec:
-    """Build a codec with its library threads and its device fixed through its spec options.
+def timing_spec(spec: CodecSpec, *, threads: int, device: str, random_weights: bool = False) -> CodecSpec:
+    """The spec with what a timing run fixes: the library's thread count, the device, random weights.
 
     A codec takes the device when its spec has a ``device`` option or its class declares
     ``accepts_device = True``; otherwise it runs on the CPU whatever ``device`` says. Its own
-    thread count goes through a thread option of its spec (``numthreads`` …) or a
-    ``set_threads(n)`` method. ``random_weights`` (timing an untrained architecture) reaches
-    only codecs whose class declares ``accepts_random_weights``; the rows record it.
+    thread count goes through a thread option of its spec (``numthreads`` …). ``random_weights``
+    (timing an untrained architecture) reaches only codecs whose class declares
+    ``accepts_random_weights``. Applying it twice gives the same spec.
     """
     from gcbench.codecs.spec import adapter_class
 
@@ -64,22 +63,35 @@ def build_for_timing(spec: CodecSpec, settings: Sequence[Any], *, threads: int, 
     thread_key = next((k for k in THREAD_OPTIONS if k in spec.options), None)
     if thread_key is not None:
         overrides[thread_key] = threads
-    takes_device = "device" in spec.options or bool(getattr(cls, "accepts_device", False))
-    if takes_device:
+    if _takes_device(spec, cls):
         overrides["device"] = device
     if random_weights and getattr(cls, "accepts_random_weights", False):
         overrides["random_weights"] = True
-    if overrides:
-        spec = spec.with_options(**overrides)
+    return spec.with_options(**overrides) if overrides else spec
+
+
+def _takes_device(spec: CodecSpec, cls: type) -> bool:
+    return "device" in spec.options or bool(getattr(cls, "accepts_device", False))
+
+
+def build_for_timing(spec: CodecSpec, settings: Sequence[Any], *, threads: int, device: str,
+                     random_weights: bool = False) -> TimedCodec:
+    """Build a codec with its library threads and its device fixed (:func:`timing_spec`).
+
+    Availability, settings and pretrained files are checked once, before, by the codec
+    resolution ``gcbench run`` uses too (gcbench.execution.resolve). A codec with a
+    ``set_threads(n)`` method gets its thread count through it; the rows record how.
+    """
+    from gcbench.codecs.spec import adapter_class
+
+    spec = timing_spec(spec, threads=threads, device=device, random_weights=random_weights)
+    cls = adapter_class(spec)
     codec = cls(spec)
-    avail = codec.available()
-    if not avail:
-        raise UnavailableError(f"codec {spec.name!r} cannot run here: {avail.reason}"
-                               + (f". To fix: {avail.hint}" if avail.hint else ""))
     tc = TimedCodec(name=spec.name, spec=spec, codec=codec, settings=tuple(settings),
                     versions={str(k): str(v) for k, v in codec.versions().items()},
-                    device=device if takes_device else "cpu",
+                    device=device if _takes_device(spec, cls) else "cpu",
                     random_weights=bool(spec.options.get("random_weights", False)))
+    thread_key = next((k for k in THREAD_OPTIONS if k in spec.options), None)
     if thread_key is not None:
         tc.codec_threads, tc.codec_threads_via = threads, f"spec option {thread_key}"
     setter = getattr(codec, "set_threads", None)

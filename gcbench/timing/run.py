@@ -11,11 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gcbench.core import defaults
 from gcbench.core.errors import ConfigError, GcbenchError, ImageLoadError
-
-if TYPE_CHECKING:
-
-    from gcbench.codecs.spec import CodecSpec
 from gcbench.timing.chart import write_exports
 from gcbench.timing.clocks import Clock, check_device, fixed_threads, make_clock
 from gcbench.timing.measure import (
@@ -24,9 +21,13 @@ from gcbench.timing.measure import (
     build_for_timing,
     measure_cell,
     measure_startup,
+    timing_spec,
 )
 from gcbench.timing.storage import _check_folder, _combine, _write_meta, _write_samples
 from gcbench.timing.tables import summarise
+
+if TYPE_CHECKING:
+    from gcbench.execution.plan import CodecPlan
 
 # ---------------------------------------------------------------------------------------------
 # A timing run
@@ -38,13 +39,14 @@ class TimingConfig:
     dataset: str
     out: str | Path
     hardware_name: str | None = None
-    device: str = "cpu"
-    warmup: int = 2
-    repeats: int = 10
-    threads: int = 1
+    device: str = defaults.DEVICE
+    warmup: int = defaults.TIMING_WARMUP
+    repeats: int = defaults.TIMING_REPEATS
+    threads: int = defaults.TIMING_THREADS
     data_root: str | None = None
     max_images: int | None = None
     codec_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    binaries: dict[str, str] = field(default_factory=dict)  # program name → path (command-line codecs)
     sync: bool = True  # CUDA only; False reproduces the unsynchronised error on purpose
     random_weights: bool = False  # untrained architectures (adapters that accept it), recorded on every row
     stages: bool = True
@@ -80,120 +82,140 @@ class TimingReport:
         return "\n".join(lines)
 
 
-def _codec_plans(entries: list[Any], overrides: dict[str, dict[str, Any]]) -> list[tuple[CodecSpec, tuple[Any, ...]]]:
-    from gcbench.codecs.registry import codecs as codec_registry
-    from gcbench.codecs.spec import CodecSpec
-    from gcbench.core.settings import split_codec_arg
+def _codec_plans(config: TimingConfig, device: str) -> list[CodecPlan]:
+    """The codecs to time, resolved and checked exactly as ``gcbench run`` resolves them (names, settings,
+    availability, preflight, ``--binary``), with the threads, device and random weights timing fixes."""
+    from functools import partial
 
-    if not entries:
-        raise ConfigError("no codec given (use --codec NAME; `gcbench ls codecs` lists them)")
-    plans, seen = [], set()
-    for entry in entries:
-        if isinstance(entry, CodecSpec):
-            spec, settings = entry, tuple(entry.settings)
-        else:
-            name, chosen = split_codec_arg(str(entry))
-            spec = codec_registry.get(name)
-            settings = tuple(chosen) if chosen is not None else tuple(spec.settings)
-        if spec.name in seen:
-            raise ConfigError(f"codec {spec.name!r} is given twice; list its settings once: {spec.name}@a,b,c")
-        seen.add(spec.name)
-        if spec.name in overrides:
-            spec = spec.with_options(**overrides[spec.name])
-        plans.append((spec, settings))
-    return plans
+    from gcbench.execution.resolve import resolve_codecs
+
+    adapt = partial(timing_spec, threads=config.threads, device=device, random_weights=config.random_weights)
+    return resolve_codecs(list(config.codecs), config.codec_options, config.binaries, adapt=adapt)
 
 
 def _stage_key(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_").lower() or "stage"
 
 
-def run_timing(config: TimingConfig) -> TimingReport:
-    """Time every (codec, setting) on the dataset; write samples, summary, table and chart to ``out``."""
-    from tqdm import tqdm
-
-    from gcbench.core.hardware import fingerprint, flat_fingerprint
-    from gcbench.core.settings import format_setting, numeric_value
-    from gcbench.data.datasets import load_dataset
-    from gcbench.data.images import load_image
-
-    t_start = time.perf_counter()
-    device = check_device(config.device)
+def _check_counts(config: TimingConfig) -> None:
     if not isinstance(config.warmup, int) or config.warmup < 0:
         raise ConfigError(f"--warmup must be 0 or more, got {config.warmup!r}")
     if not isinstance(config.repeats, int) or config.repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, got {config.repeats!r}")
-    plans = _codec_plans(list(config.codecs), config.codec_options)
+
+
+def _load_images(config: TimingConfig) -> tuple[Any, list[tuple[str, Any]], list[dict[str, str]]]:
+    """(dataset, [(name, pixels)], errors): every image read before any clock runs (I/O is not a codec's time)."""
+    from gcbench.data.datasets import load_dataset
+    from gcbench.data.images import load_image
+
     dataset = load_dataset(config.dataset, config.data_root)
     refs = dataset.images[: config.max_images] if config.max_images else dataset.images
     errors: list[dict[str, str]] = []
     images = []
-    for ref in refs:  # loaded before any clock runs: I/O is not part of a codec's time
+    for ref in refs:
         try:
             images.append((ref.name, load_image(ref.path).array))
         except ImageLoadError as exc:
             errors.append({"image": ref.name, "error": str(exc)})
     if not images:
         raise GcbenchError(f"dataset {dataset.name!r}: no readable image to time")
+    return dataset, images, errors
+
+
+@dataclass
+class _Session:
+    """What every cell of a timing run shares: config, device, threads, fingerprint, images, results so far."""
+
+    config: TimingConfig
+    device: str
+    threads: dict[str, Any]
+    fingerprint: dict[str, Any]
+    dataset: str
+    images: list[tuple[str, Any]]
+    bar: Any
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    codec_meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _time_codec(tc: TimedCodec, s: _Session) -> None:
+    """Prepare one codec, measure its start-up, then every (setting, image) cell."""
+    from gcbench.core.hardware import flat_fingerprint
+    from gcbench.core.settings import format_setting, numeric_value
+
+    config = s.config
+    s.bar.set_description(tc.name)
+    t0 = time.perf_counter()
+    try:
+        tc.codec.prepare()
+    except Exception as exc:  # noqa: BLE001 - one codec's failure must not stop the others
+        s.errors.append({"codec": tc.name, "error": f"prepare failed: {exc}"})
+        s.bar.update(len(tc.settings) * len(s.images))
+        return
+    tc.prepare_s = time.perf_counter() - t0
+    tc.startup = measure_startup(tc.codec, config.startup_repeats, max(1, config.warmup))
+    clock = make_clock(tc.device, sync=config.sync, backend=config.cuda_backend)
+    s.codec_meta[tc.name] = {
+        "spec": tc.spec.to_dict(), "settings": [format_setting(x) for x in tc.settings],
+        "versions": tc.versions, "device": tc.device, "timer": clock.name,
+        "codec_threads": tc.codec_threads, "codec_threads_via": tc.codec_threads_via,
+        "prepare_s": tc.prepare_s, "startup": {"seconds": tc.startup.seconds, "iqr_s": tc.startup.iqr_s,
+                                               "via": tc.startup.via, "programs": tc.startup.programs},
+        "random_weights": tc.random_weights,
+    }
+    hw = flat_fingerprint({**s.fingerprint, "libraries": tc.versions})
+    for setting in tc.settings:
+        for image_name, array in s.images:
+            try:
+                cell = measure_cell(tc.codec, array, setting, clock, warmup=config.warmup,
+                                    repeats=config.repeats, stages=config.stages)
+            except Exception as exc:  # noqa: BLE001
+                s.errors.append({"codec": tc.name, "setting": format_setting(setting), "image": image_name,
+                                 "error": f"{type(exc).__name__}: {exc}"})
+                s.bar.update(1)
+                continue
+            base = {
+                **hw, "dataset": s.dataset, "codec": tc.name, "setting": format_setting(setting),
+                "setting_value": numeric_value(setting), "rate_param": tc.spec.rate_param,
+                "image": image_name, "height": array.shape[0], "width": array.shape[1],
+                "megapixels": array.shape[0] * array.shape[1] / 1e6,
+            }
+            s.rows.extend(_sample_rows(base, cell, tc, clock, config, s.threads, s.device))
+            s.bar.update(1)
+
+
+def run_timing(config: TimingConfig) -> TimingReport:
+    """Time every (codec, setting) on the dataset; write samples, summary, table and chart to ``out``."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from gcbench.core.hardware import fingerprint, flat_fingerprint
+
+    t_start = time.perf_counter()
+    device = check_device(config.device)
+    _check_counts(config)
+    plans = _codec_plans(config, device)
+    dataset, images, load_errors = _load_images(config)
     out = Path(config.out)
-    rows: list[dict[str, Any]] = []
-    codec_meta: dict[str, Any] = {}
     with fixed_threads(config.threads) as threads:
-        timed_codecs = [build_for_timing(spec, settings, threads=config.threads, device=device,
-                                         random_weights=config.random_weights) for spec, settings in plans]
+        timed_codecs = [build_for_timing(p.spec, p.settings, threads=config.threads, device=device,
+                                         random_weights=config.random_weights) for p in plans]
         fp = fingerprint(config.hardware_name, probe_gpu=device != "cpu")
         previous = _check_folder(out, flat_fingerprint(fp), threads, device)
         n_cells = sum(len(tc.settings) for tc in timed_codecs) * len(images)
         with tqdm(total=n_cells, disable=not config.progress, unit="cell", file=sys.stderr,
                   mininterval=0.5, dynamic_ncols=True) as bar:
+            session = _Session(config, device, threads, fp, dataset.name, images, bar, errors=load_errors)
             for tc in timed_codecs:
-                bar.set_description(tc.name)
-                t0 = time.perf_counter()
-                try:
-                    tc.codec.prepare()
-                except Exception as exc:  # noqa: BLE001 - one codec's failure must not stop the others
-                    errors.append({"codec": tc.name, "error": f"prepare failed: {exc}"})
-                    bar.update(len(tc.settings) * len(images))
-                    continue
-                tc.prepare_s = time.perf_counter() - t0
-                tc.startup = measure_startup(tc.codec, config.startup_repeats, max(1, config.warmup))
-                clock = make_clock(tc.device, sync=config.sync, backend=config.cuda_backend)
-                codec_meta[tc.name] = {
-                    "spec": tc.spec.to_dict(), "settings": [format_setting(s) for s in tc.settings],
-                    "versions": tc.versions, "device": tc.device, "timer": clock.name,
-                    "codec_threads": tc.codec_threads, "codec_threads_via": tc.codec_threads_via,
-                    "prepare_s": tc.prepare_s, "startup": {"seconds": tc.startup.seconds, "iqr_s": tc.startup.iqr_s,
-                                                           "via": tc.startup.via, "programs": tc.startup.programs},
-                    "random_weights": tc.random_weights,
-                }
-                hw = flat_fingerprint({**fp, "libraries": tc.versions})
-                for setting in tc.settings:
-                    for image_name, array in images:
-                        try:
-                            cell = measure_cell(tc.codec, array, setting, clock, warmup=config.warmup,
-                                                repeats=config.repeats, stages=config.stages)
-                        except Exception as exc:  # noqa: BLE001
-                            errors.append({"codec": tc.name, "setting": format_setting(setting), "image": image_name,
-                                           "error": f"{type(exc).__name__}: {exc}"})
-                            bar.update(1)
-                            continue
-                        base = {
-                            **hw, "dataset": dataset.name, "codec": tc.name, "setting": format_setting(setting),
-                            "setting_value": numeric_value(setting), "rate_param": tc.spec.rate_param,
-                            "image": image_name, "height": array.shape[0], "width": array.shape[1],
-                            "megapixels": array.shape[0] * array.shape[1] / 1e6,
-                        }
-                        rows.extend(_sample_rows(base, cell, tc, clock, config, threads, device))
-                        bar.update(1)
-    import pandas as pd
-
-    new = pd.DataFrame.from_records(rows)
+                _time_codec(tc, session)
+    new = pd.DataFrame.from_records(session.rows)
     samples = _combine(previous, new)
     if not samples.empty:  # nothing timed (every cell failed) leaves no empty table behind
         _write_samples(out, samples)
-    _write_meta(out, fp, config, threads, codec_meta, errors)
+    _write_meta(out, fp, config, threads, session.codec_meta, session.errors)
     summary = summarise(samples) if not samples.empty else None
-    report = TimingReport(out, len(new), errors, time.perf_counter() - t_start, summary)
+    report = TimingReport(out, len(new), session.errors, time.perf_counter() - t_start, summary)
     report.notes = [f"codec {tc.name!r} runs on the CPU: its adapter takes no device (rows say codec_device=cpu)"
                     for tc in timed_codecs if tc.device != device]
     if config.write_outputs and summary is not None and not summary.empty:

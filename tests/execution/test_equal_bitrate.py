@@ -88,6 +88,9 @@ def test_named_settings_are_all_tried() -> None:
     table = {"tiny": 0.1, "small": 0.25, "large": 0.9}
     axis = rate_axis(_spec(list(table)))
     s, got, status, probes = search_setting(table.__getitem__, axis, 0.3, "nearest")
+    # the nearest setting is 16.7 % below the target: outside the default 5 % tolerance, not "ok"
+    assert (s, got, status, len(probes)) == ("small", 0.25, "off-target", 3)
+    s, got, status, probes = search_setting(table.__getitem__, axis, 0.3, "nearest", tolerance=0.2)
     assert (s, got, status, len(probes)) == ("small", 0.25, "ok", 3)
 
 
