@@ -294,20 +294,14 @@ def percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]
 
 # -- tables ----------------------------------------------------------------------------------
 
-def _declared(columns: Sequence[str]) -> tuple[list[str], list[str]]:
-    from gcbench.metrics.base import column_index
-
-    decl = column_index()
-    known = [c for c in columns if c in decl]
-    return known, [c for c in columns if c not in decl]
-
-
 def curve_columns(curves: pd.DataFrame) -> list[str]:
-    """Metric columns of a curve table that a metric declares (undeclared ones are left out)."""
+    """Quality-axis columns of a curve table: declared by a metric (or derived, ``psnr_capped``)
+    and not marked ``axis=False`` (a spread such as ``kid_std`` is no quality axis)."""
+    from gcbench.results.columns import axis_columns
     from gcbench.results.views import metric_columns
 
     cols = [c for c in metric_columns(curves) if c not in ("bpp", "setting_value", "encode_s", "decode_s")]
-    return _declared(cols)[0]
+    return axis_columns(cols)
 
 
 def _image_matrix(per_image: pd.DataFrame, keys: list[tuple[Any, ...]], images: list[str], column: str,
@@ -326,7 +320,7 @@ def _image_matrix(per_image: pd.DataFrame, keys: list[tuple[Any, ...]], images: 
 def bd_table(curves: pd.DataFrame, anchor: str, *, per_image: pd.DataFrame | None = None,
              columns: Sequence[str] | None = None, methods: Sequence[str] = DEFAULT_METHODS,
              bootstrap: int = 0, seed: int = 0, confidence: float = 0.95,
-             min_overlap: float = MIN_OVERLAP, group: str = "series") -> pd.DataFrame:
+             min_overlap: float = MIN_OVERLAP, group: str = "series", rate: str = "bpp") -> pd.DataFrame:
     """BD-rate and BD-metric of every curve against ``anchor``, per dataset, metric and method.
 
     ``curves`` has one row per (dataset, ``group``, setting) with mean ``bpp`` and metric
@@ -334,12 +328,18 @@ def bd_table(curves: pd.DataFrame, anchor: str, *, per_image: pd.DataFrame | Non
     ``per_image`` rows (same keys plus ``image``) and ``bootstrap`` > 0, images are drawn with
     replacement ``bootstrap`` times — the same draw for every curve of a dataset, so the
     comparison stays paired — and each replicate's BD value gives the confidence interval.
-    Set metrics have no per-image values and get no interval.
+    Set metrics have no per-image values and get no interval. ``rate`` is the rate column
+    (``bpp``, or ``bpp_payload``: the entropy-coded strings only). A point whose rate or value is
+    not finite (a lossless image makes a mean PSNR infinite) cannot be on a curve: it is left out
+    and named in the row's warnings.
     """
     import pandas as pd
 
-    from gcbench.metrics.base import column_index
+    from gcbench.results.columns import check_rate, declared_columns
 
+    check_rate(rate)
+    if rate not in curves.columns:
+        raise ConfigError(f"the results have no {rate!r} column")
     for m in methods:
         if m not in METHODS:
             raise ConfigError(f"unknown interpolation {m!r}; choose from {', '.join(METHODS)}")
@@ -348,11 +348,14 @@ def bd_table(curves: pd.DataFrame, anchor: str, *, per_image: pd.DataFrame | Non
     if anchor not in set(curves[group]):
         raise ConfigError(f"anchor {anchor!r} is not among the results; choose one of "
                           f"{', '.join(sorted(map(str, set(curves[group]))))}")
-    decl = column_index()
+    decl = declared_columns()
     cols = list(columns) if columns else curve_columns(curves)
     unknown = [c for c in cols if c not in decl]
     if unknown:
         raise ConfigError(f"column(s) {unknown} are not declared by any metric; their direction is unknown")
+    not_axes = [c for c in cols if not decl[c].axis]
+    if not_axes:
+        raise ConfigError(f"column(s) {not_axes} are not quality axes (declared axis=False): no BD value")
     missing = [c for c in cols if c not in curves.columns]
     if missing:
         raise ConfigError(f"column(s) {missing} are not in the results; available: {', '.join(curve_columns(curves))}")
@@ -364,35 +367,20 @@ def bd_table(curves: pd.DataFrame, anchor: str, *, per_image: pd.DataFrame | Non
             continue
         boot = None
         if bootstrap and per_image is not None:
-            boot = _Bootstrap(per_image[per_image["dataset"] == dataset], group, bootstrap, seed)
+            boot = _Bootstrap(per_image[per_image["dataset"] == dataset], group, bootstrap, seed, rate)
         for name in series:
             test_part = part[part[group] == name]
             for col in cols:
                 hib = decl[col].higher_is_better
-                a = anchor_part.dropna(subset=["bpp", col])
-                t = test_part.dropna(subset=["bpp", col])
-                if a.empty or t.empty:
-                    continue
+                a, dropped_a = _curve_points(anchor_part, rate, col, f"anchor {anchor}")
+                t, dropped_t = _curve_points(test_part, rate, col, f"test {name}")
+                if (a.empty and not dropped_a) or (t.empty and not dropped_t):
+                    continue  # no point of this column on one of the curves
                 for method in methods:
-                    rate = bd_rate(a["bpp"], a[col], t["bpp"], t[col], method=method, higher_is_better=hib,
-                                   min_overlap=min_overlap)
-                    dist = bd_metric(a["bpp"], a[col], t["bpp"], t[col], method=method, higher_is_better=hib,
-                                     min_overlap=min_overlap)
-                    row = {
-                        "dataset": dataset, "anchor": anchor, group: name, "metric": col, "method": method,
-                        "higher_is_better": hib,
-                        "bd_rate": rate.value, "bd_rate_ci_lo": math.nan, "bd_rate_ci_hi": math.nan,
-                        "rate_metric_lo": rate.range_lo, "rate_metric_hi": rate.range_hi, "rate_overlap": rate.overlap,
-                        "bd_metric": dist.value, "bd_gain": gain(dist.value, hib),
-                        "bd_metric_ci_lo": math.nan, "bd_metric_ci_hi": math.nan,
-                        "metric_bpp_lo": dist.range_lo, "metric_bpp_hi": dist.range_hi, "metric_overlap": dist.overlap,
-                        "n_anchor": rate.n_anchor, "n_test": rate.n_test,
-                        "n_boot": 0,
-                        "warnings": "; ".join(dict.fromkeys(rate.warnings + dist.warnings)),
-                    }
+                    row = _bd_row(a, t, rate, col, method, hib, min_overlap, dropped_a + dropped_t)
+                    row.update({"dataset": dataset, "anchor": anchor, group: name})
                     if boot is not None and col in per_image.columns and per_image[col].notna().any():
-                        ci = boot.intervals(anchor, a, name, t, col, method, hib, min_overlap, confidence)
-                        row.update(ci)
+                        row.update(boot.intervals(anchor, a, name, t, col, method, hib, min_overlap, confidence))
                     rows.append(row)
     columns_out = ["dataset", "anchor", group, "metric", "method", "higher_is_better", "bd_rate", "bd_rate_ci_lo",
                    "bd_rate_ci_hi", "rate_metric_lo", "rate_metric_hi", "rate_overlap", "bd_metric", "bd_gain",
@@ -401,29 +389,63 @@ def bd_table(curves: pd.DataFrame, anchor: str, *, per_image: pd.DataFrame | Non
     return pd.DataFrame(rows, columns=columns_out)
 
 
+def _curve_points(part: pd.DataFrame, rate: str, col: str, who: str) -> tuple[pd.DataFrame, list[str]]:
+    """The points of one curve that can be interpolated, and a note for each one left out because
+    its rate or value is infinite (rows with a missing value are simply not on this curve)."""
+    present = part.dropna(subset=[rate, col])
+    finite = np.isfinite(present[rate].to_numpy(dtype=float)) & np.isfinite(present[col].to_numpy(dtype=float))
+    notes = [f"{who} point {r['setting']} dropped: {col} = {r[col]} at {r[rate]:.4g} {rate}"
+             + (" (a lossless image; see the summary's flags, or use --psnr-cap)" if np.isinf(r[col]) else "")
+             for _, r in present[~finite].iterrows()]
+    return present[finite], notes
+
+
+def _bd_row(a: pd.DataFrame, t: pd.DataFrame, rate: str, col: str, method: str, hib: bool, min_overlap: float,
+            notes: list[str]) -> dict[str, Any]:
+    """BD-rate and BD-metric of one curve pair (``a`` anchor, ``t`` test) for one column and method."""
+    by_rate = bd_rate(a[rate], a[col], t[rate], t[col], method=method, higher_is_better=hib, min_overlap=min_overlap)
+    dist = bd_metric(a[rate], a[col], t[rate], t[col], method=method, higher_is_better=hib, min_overlap=min_overlap)
+    return {
+        "metric": col, "method": method, "higher_is_better": hib,
+        "bd_rate": by_rate.value, "bd_rate_ci_lo": math.nan, "bd_rate_ci_hi": math.nan,
+        "rate_metric_lo": by_rate.range_lo, "rate_metric_hi": by_rate.range_hi, "rate_overlap": by_rate.overlap,
+        "bd_metric": dist.value, "bd_gain": gain(dist.value, hib),
+        "bd_metric_ci_lo": math.nan, "bd_metric_ci_hi": math.nan,
+        "metric_bpp_lo": dist.range_lo, "metric_bpp_hi": dist.range_hi, "metric_overlap": dist.overlap,
+        "n_anchor": by_rate.n_anchor, "n_test": by_rate.n_test, "n_boot": 0,
+        "warnings": "; ".join(dict.fromkeys(notes + by_rate.warnings + dist.warnings)),
+    }
+
+
 class _Bootstrap:
     """Paired bootstrap of curves over the images of one dataset."""
 
-    def __init__(self, per_image: pd.DataFrame, group: str, n_boot: int, seed: int) -> None:
+    def __init__(self, per_image: pd.DataFrame, group: str, n_boot: int, seed: int, rate: str = "bpp") -> None:
         ok = per_image[per_image["status"] == "ok"] if "status" in per_image.columns else per_image
         if group not in ok.columns:
             ok = ok.assign(**{group: ok["codec"]})
         self.rows = ok
+        self.rate = rate
         self.group = group
         self.images = sorted(set(ok["image"]))
         self.n_boot = n_boot
         self.weights = resample_weights(len(self.images), n_boot, seed) if self.images else None
 
     def _curve(self, name: str, settings: list[Any], col: str) -> tuple[np.ndarray, np.ndarray]:
+        from gcbench.results.columns import summary_sources
+
         part = self.rows[self.rows[self.group] == name]
-        bpp = _image_matrix(part, settings, self.images, "bpp", self.group)
-        val = _image_matrix(part, settings, self.images, col, self.group)
+        # a column summarised as a transform of another's mean (ms_ssim_db): resample that one
+        derived = summary_sources([col]).get(col)
+        source = derived[0] if derived is not None and derived[0] in part.columns else col
+        bpp = _image_matrix(part, settings, self.images, self.rate, self.group)
+        val = _image_matrix(part, settings, self.images, source, self.group)
         # An image counts in a setting's mean only when both its bpp and its value exist,
         # exactly as in the summary table (rows of failed tasks have neither).
         both = np.isfinite(bpp) & np.isfinite(val)
         bpp = np.where(both, bpp, np.nan)
-        val = np.where(both, val, np.nan)
-        return weighted_means(self.weights, bpp), weighted_means(self.weights, val)
+        val = weighted_means(self.weights, np.where(both, val, np.nan))
+        return weighted_means(self.weights, bpp), val if source == col else derived[1](val)
 
     def intervals(self, anchor: str, a: pd.DataFrame, name: str, t: pd.DataFrame, col: str, method: str,
                   hib: bool, min_overlap: float, confidence: float) -> dict[str, Any]:
@@ -443,18 +465,26 @@ def summary_ci(per_image: pd.DataFrame, *, columns: Sequence[str] | None = None,
     """Mean of each metric column per (dataset, series, setting) with a bootstrap interval over images.
 
     Long format: one row per (dataset, series, setting, column) with ``mean``, ``ci_lo``,
-    ``ci_hi`` and ``n_images``. ``mean`` is the plain mean of the images that succeeded, the
-    number the summary table shows.
+    ``ci_hi`` and ``n_images``. ``mean`` is the number the summary table shows: the plain mean
+    of the images that succeeded, or, for a column summarised as a transform of another's mean
+    (``ms_ssim_db``), that transform of the source's mean, its interval the transform of the
+    source's (the transform is monotonic).
     """
     import pandas as pd
 
-    from gcbench.results.views import metric_columns
+    from gcbench.results.columns import declared_columns, summary_sources
+    from gcbench.results.views import metric_columns, sort_rows
 
     ok = per_image[per_image["status"] == "ok"] if "status" in per_image.columns else per_image
     if group not in ok.columns:
         ok = ok.assign(**{group: ok["codec"]})
-    cols = list(columns) if columns else ["bpp"] + _declared([c for c in metric_columns(ok) if c not in (
-        "bpp", "setting_value", "encode_s", "decode_s")])[0]
+    if columns:
+        cols = list(columns)
+    else:
+        decl = declared_columns()
+        cols = ["bpp"] + [c for c in metric_columns(ok) if c in decl and c not in (
+            "bpp", "setting_value", "encode_s", "decode_s")]
+    sources = summary_sources(cols)
     rows = []
     for dataset, part in ok.groupby("dataset", sort=True):
         images = sorted(set(part["image"]))
@@ -465,21 +495,23 @@ def summary_ci(per_image: pd.DataFrame, *, columns: Sequence[str] | None = None,
             for col in cols:
                 if col not in g.columns:
                     continue
+                source, transform = sources.get(col, (col, None))
+                source = source if source in g.columns else col
                 values = np.full(len(images), np.nan)
-                values[idx] = pd.to_numeric(g[col], errors="coerce").to_numpy(dtype=float)
+                values[idx] = pd.to_numeric(g[source], errors="coerce").to_numpy(dtype=float)
                 present = np.isfinite(values)
                 if not present.any():
                     continue
                 samples = weighted_means(weights, values)[:, 0]
+                mean = float(np.nanmean(values))
                 lo, hi = percentile_ci(samples, confidence)
+                if transform is not None and source != col:
+                    mean, lo, hi = (float(transform(v)) for v in (mean, lo, hi))
                 rows.append({"dataset": dataset, group: name, "setting": setting,
                              "setting_value": g["setting_value"].iloc[0], "column": col,
-                             "mean": float(np.nanmean(values)), "ci_lo": lo, "ci_hi": hi,
-                             "n_images": int(present.sum())})
+                             "mean": mean, "ci_lo": lo, "ci_hi": hi, "n_images": int(present.sum())})
     out = pd.DataFrame(rows, columns=["dataset", group, "setting", "setting_value", "column", "mean", "ci_lo",
                                       "ci_hi", "n_images"])
-    from gcbench.results.views import sort_rows
-
     return sort_rows(out, ["dataset", group, "setting_value", "setting"]).reset_index(drop=True)
 
 
@@ -518,27 +550,33 @@ def with_references(curves: pd.DataFrame, references: Sequence[Any]) -> pd.DataF
 
 def bd_results_table(results: Any, anchor: str | None, *, references: Sequence[Any] = (),
                      columns: Sequence[str] | None = None, methods: Sequence[str] = DEFAULT_METHODS,
-                     bootstrap: int = 0, seed: int = 0, confidence: float = 0.95) -> tuple[pd.DataFrame, str]:
+                     bootstrap: int = 0, seed: int = 0, confidence: float = 0.95,
+                     rate: str = "bpp") -> tuple[pd.DataFrame, str]:
     """BD table of loaded results (gcbench.results.curves.Results) plus references: (table, anchor used)."""
     curves = with_references(results.curves, references)
     chosen = resolve_anchor(list(curves["series"]), anchor)
     table = bd_table(curves, chosen, per_image=results.per_image, columns=columns, methods=methods,
-                     bootstrap=bootstrap, seed=seed, confidence=confidence)
+                     bootstrap=bootstrap, seed=seed, confidence=confidence, rate=rate)
     return table, chosen
 
 
 def bd_curves_table(folders: Sequence[str | Any], anchor: str, *, columns: Sequence[str] | None = None,
                     methods: Sequence[str] = DEFAULT_METHODS, bootstrap: int = 0, seed: int = 0,
                     confidence: float = 0.95, reference_files: Sequence[str] = (),
-                    reference_rename: Sequence[str] = ()) -> pd.DataFrame:
-    """What ``gcbench bdrate`` prints: BD values of results folders against ``anchor``."""
+                    reference_rename: Sequence[str] = (), rate: str = "bpp",
+                    psnr_cap: float | None = None) -> pd.DataFrame:
+    """What ``gcbench bdrate`` prints: BD values of results folders against ``anchor``.
+
+    ``rate``: ``bpp`` or ``bpp_payload``; ``psnr_cap``: add ``psnr_capped`` (each image's PSNR
+    capped at that many dB, so lossless images keep their setting on the curve).
+    """
     from gcbench.analysis.references import load_references, parse_rename
     from gcbench.results.curves import load_results
 
     rename = parse_rename(list(reference_rename))
     refs = [c for path in reference_files for c in load_references(path, rename)]
-    results = load_results(list(folders))
+    results = load_results(list(folders), psnr_cap=psnr_cap)
     if results.curves.empty:
         raise ConfigError("no successful results to compare")
     return bd_results_table(results, anchor, references=refs, columns=columns, methods=methods,
-                            bootstrap=bootstrap, seed=seed, confidence=confidence)[0]
+                            bootstrap=bootstrap, seed=seed, confidence=confidence, rate=rate)[0]

@@ -10,7 +10,10 @@
 
 Axis direction comes from each column's declaration (``Column.higher_is_better``): a
 lower-is-better axis is inverted, so "better" is always up (and right). Columns no metric
-declares are not drawn: their direction is unknown.
+declares are not drawn: their direction is unknown; nor, unless asked for, columns declared
+``axis=False`` (KID's spread, NIQE of the original). The rate axis is ``bpp`` or
+``bpp_payload`` (``rate=``). A point whose value is infinite (a lossless image's PSNR) cannot
+be drawn: a note under the panel names it.
 """
 
 from __future__ import annotations
@@ -44,19 +47,18 @@ def plot_columns(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list
     ``ms_ssim`` is left out by default when ``ms_ssim_db`` is present: the same numbers on a
     scale where the high-quality end is readable.
     """
-    from gcbench.metrics.base import column_index
+    from gcbench.results.columns import axis_columns
     from gcbench.results.views import metric_columns
 
     if columns:
         return [c for c in columns if c in df.columns]
-    decl = column_index()
-    available = [c for c in metric_columns(df) if c not in _NOT_METRICS and c in decl and df[c].notna().any()]
+    available = [c for c in axis_columns(metric_columns(df)) if c not in _NOT_METRICS and df[c].notna().any()]
     default = [c for c in DEFAULT_COLUMNS if c in available]
     rest = [c for c in available if c not in default and not (c == "ms_ssim" and "ms_ssim_db" in available)]
     return default + rest
 
 
-def _curves(source: Any) -> pd.DataFrame:
+def _curves(source: Any, psnr_cap: float | None = None) -> pd.DataFrame:
     import pandas as pd
 
     from gcbench.results.curves import load_results
@@ -64,7 +66,7 @@ def _curves(source: Any) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         df = source
     else:
-        df = load_results(source).curves
+        df = load_results(source, psnr_cap=psnr_cap).curves
     if "series" not in df.columns:
         df = df.assign(series=df["codec"].astype(str))
     if "n_images" in df.columns:
@@ -83,9 +85,9 @@ def _label(df: pd.DataFrame, dataset: Any, series: Any) -> str:
 
 
 def _axis_title(col: str, ax: Any, *, y: bool = True) -> None:
-    from gcbench.metrics.base import column_index
+    from gcbench.results.columns import declared_columns
 
-    spec = column_index().get(col)
+    spec = declared_columns().get(col)
     text = spec.title if spec else col
     if y:
         ax.set_ylabel(text)
@@ -96,9 +98,9 @@ def _axis_title(col: str, ax: Any, *, y: bool = True) -> None:
 
 
 def _panel_title(col: str) -> str:
-    from gcbench.metrics.base import column_index
+    from gcbench.results.columns import declared_columns
 
-    spec = column_index().get(col)
+    spec = declared_columns().get(col)
     name = (spec.label or col) if spec else col
     if spec is None:
         return name
@@ -147,64 +149,46 @@ def _note(ax: Any, lines: list[str]) -> None:
 
 def plot_rd(source: Any, out_stem: str | Path, columns: list[str] | None = None,
             formats: tuple[str, ...] = ("png", "svg"), title: str | None = None, *,
-            references: Sequence[ReferenceCurve] = (), ci: pd.DataFrame | None = None) -> list[Path]:
+            references: Sequence[ReferenceCurve] = (), ci: pd.DataFrame | None = None, rate: str = "bpp",
+            psnr_cap: float | None = None) -> list[Path]:
     """bpp against each metric column, one panel each, to ``out_stem.<format>``.
 
     ``source`` is a results folder, a list of folders (drawn together, each curve named
     ``codec (folder)``) or a summary-shaped DataFrame. ``ci`` (the long table of
     :func:`gcbench.analysis.bjontegaard.summary_ci`) adds error bars; ``references`` overlays published
     curves (:func:`gcbench.analysis.references.load_references`), named in a note under the figure.
+    ``rate``: ``bpp`` or ``bpp_payload`` on the x axis; ``psnr_cap``: add ``psnr_capped``
+    (each image's PSNR capped there, see :func:`gcbench.results.views.per_image`).
     """
-    fig = rd_figure(source, columns, title, references=references, ci=ci)
+    fig = rd_figure(source, columns, title, references=references, ci=ci, rate=rate, psnr_cap=psnr_cap)
     return [] if fig is None else _save(fig, out_stem, formats)
 
 
 def rd_figure(source: Any, columns: list[str] | None = None, title: str | None = None, *,
-              references: Sequence[ReferenceCurve] = (), ci: pd.DataFrame | None = None) -> Any:
+              references: Sequence[ReferenceCurve] = (), ci: pd.DataFrame | None = None, rate: str = "bpp",
+              psnr_cap: float | None = None) -> Any:
     """The figure :func:`plot_rd` saves (None when there is nothing to draw)."""
-    from gcbench.results.curves import flags_column
+    from gcbench.results.columns import RATE_TITLES, check_rate
 
-    df = _curves(source)
+    check_rate(rate)
+    df = _curves(source, psnr_cap)
     cols = plot_columns(df, columns)
-    if df.empty or not cols:
+    if df.empty or not cols or rate not in df.columns:
         return None
-    series = list(dict.fromkeys(df["series"]))
-    colours = series_colours(series)
+    colours = series_colours(list(dict.fromkeys(df["series"])))
     fig, axes = _grid(len(cols))
     for ax, col in zip(axes, cols, strict=True):
-        flag_col = flags_column(col)
-        notes: list[str] = []
-        for (dataset, name), g in df.groupby(["dataset", "series"], sort=False):
-            g = g.dropna(subset=["bpp", col]).sort_values("bpp")
-            if g.empty:
-                continue
-            estimated = "bpp_kind" in g.columns and (g["bpp_kind"] == "estimated").any()
-            label = _label(df, dataset, name) + (" [estimated bpp]" if estimated else "")
-            colour = colours[name]
-            ax.plot(g["bpp"], g[col], color=colour, linewidth=1.4, linestyle="--" if estimated else "-", label=label)
-            flagged = (g[flag_col].fillna("").astype(str) != "") if flag_col and flag_col in g.columns else None
-            if flagged is not None and flagged.any():
-                ok = g[~flagged]
-                bad = g[flagged]
-                ax.plot(ok["bpp"], ok[col], "o", color=colour, markersize=4)
-                ax.plot(bad["bpp"], bad[col], "o", markerfacecolor="white", markeredgecolor=colour, markersize=6)
-                for text in dict.fromkeys(bad[flag_col].astype(str)):
-                    notes.append(f"hollow {name}: {text}")
-            else:
-                ax.plot(g["bpp"], g[col], "o", color=colour, markersize=4)
-            if ci is not None and not ci.empty:
-                _error_bars(ax, ci, dataset, name, g, col, colour)
+        _rd_panel(ax, df, col, rate, colours, ci)
         for ref in references:
-            if col in ref.points.columns:
-                pts = ref.points.dropna(subset=["bpp", col]).sort_values("bpp")
-                ax.plot(pts["bpp"], pts[col], linestyle=":", marker="x", markersize=4, linewidth=1.2,
+            if col in ref.points.columns and rate in ref.points.columns:
+                pts = ref.points.dropna(subset=[rate, col]).sort_values(rate)
+                ax.plot(pts[rate], pts[col], linestyle=":", marker="x", markersize=4, linewidth=1.2,
                         color="#555555", label=f"{ref.name} [published]")
-        ax.set_xlabel("bits per pixel (bpp)")
+        ax.set_xlabel(RATE_TITLES[rate])
         _axis_title(col, ax)
         ax.set_title(_panel_title(col), fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-        _note(ax, sorted(set(notes)))
     if references:
         lines = [f"[published] {r.name}: {r.provenance}" for r in references]
         fig.text(0.01, -0.01, "\n".join(textwrap.fill(line, 160) for line in lines), fontsize=7, va="top")
@@ -214,33 +198,72 @@ def rd_figure(source: Any, columns: list[str] | None = None, title: str | None =
     return fig
 
 
-def _error_bars(ax: Any, ci: pd.DataFrame, dataset: Any, name: Any, g: pd.DataFrame, col: str, colour: Any) -> None:
+def _rd_panel(ax: Any, df: pd.DataFrame, col: str, rate: str, colours: dict[str, Any], ci: pd.DataFrame | None) -> None:
+    """One metric's curves: flagged set-metric values hollow, infinite values named in a note."""
+    import numpy as np
+
+    from gcbench.results.curves import flags_column
+
+    flag_col = flags_column(col)
+    notes: list[str] = []
+    for (dataset, name), g in df.groupby(["dataset", "series"], sort=False):
+        g = g.dropna(subset=[rate, col]).sort_values(rate)
+        infinite = g[np.isinf(g[col].to_numpy(dtype=float))]
+        notes += [f"{name} @ {r.setting}: {col} infinite (lossless), not drawn" for r in infinite.itertuples()]
+        g = g.drop(infinite.index)
+        if g.empty:
+            continue
+        estimated = "bpp_kind" in g.columns and (g["bpp_kind"] == "estimated").any()
+        label = _label(df, dataset, name) + (" [estimated bpp]" if estimated else "")
+        colour = colours[name]
+        ax.plot(g[rate], g[col], color=colour, linewidth=1.4, linestyle="--" if estimated else "-", label=label)
+        flagged = (g[flag_col].fillna("").astype(str) != "") if flag_col and flag_col in g.columns else None
+        if flagged is not None and flagged.any():
+            ok = g[~flagged]
+            bad = g[flagged]
+            ax.plot(ok[rate], ok[col], "o", color=colour, markersize=4)
+            ax.plot(bad[rate], bad[col], "o", markerfacecolor="white", markeredgecolor=colour, markersize=6)
+            for text in dict.fromkeys(bad[flag_col].astype(str)):
+                notes.append(f"hollow {name}: {text}")
+        else:
+            ax.plot(g[rate], g[col], "o", color=colour, markersize=4)
+        if ci is not None and not ci.empty:
+            _error_bars(ax, ci, dataset, name, g, col, colour, rate)
+    _note(ax, sorted(set(notes)))
+
+
+def _error_bars(ax: Any, ci: pd.DataFrame, dataset: Any, name: Any, g: pd.DataFrame, col: str, colour: Any,
+                rate: str = "bpp") -> None:
     part = ci[(ci["dataset"] == dataset) & (ci["series"] == name) & (ci["column"] == col)]
     if part.empty:
         return
-    merged = g[["setting", "bpp", col]].merge(part[["setting", "ci_lo", "ci_hi"]], on="setting", how="inner")
+    merged = g[["setting", rate, col]].merge(part[["setting", "ci_lo", "ci_hi"]], on="setting", how="inner")
     merged = merged.dropna(subset=["ci_lo", "ci_hi"])
     if merged.empty:
         return
     lower = (merged[col] - merged["ci_lo"]).clip(lower=0)
     upper = (merged["ci_hi"] - merged[col]).clip(lower=0)
-    ax.errorbar(merged["bpp"], merged[col], yerr=[lower, upper], fmt="none", ecolor=colour, elinewidth=0.8,
+    ax.errorbar(merged[rate], merged[col], yerr=[lower, upper], fmt="none", ecolor=colour, elinewidth=0.8,
                 capsize=2, alpha=0.8)
 
 
 def plot_per_image(source: Any, out_stem: str | Path, columns: list[str] | None = None,
-                   formats: tuple[str, ...] = ("png", "svg"), *, curves: pd.DataFrame | None = None) -> list[Path]:
-    """Each image's (bpp, value) as a faint point, the mean curve of each codec on top."""
-    fig = per_image_figure(source, columns, curves=curves)
+                   formats: tuple[str, ...] = ("png", "svg"), *, curves: pd.DataFrame | None = None,
+                   rate: str = "bpp") -> list[Path]:
+    """Each image's (rate, value) as a faint point, the mean curve of each codec on top."""
+    fig = per_image_figure(source, columns, curves=curves, rate=rate)
     return [] if fig is None else _save(fig, out_stem, formats)
 
 
-def per_image_figure(source: Any, columns: list[str] | None = None, *, curves: pd.DataFrame | None = None) -> Any:
+def per_image_figure(source: Any, columns: list[str] | None = None, *, curves: pd.DataFrame | None = None,
+                     rate: str = "bpp") -> Any:
     """The figure :func:`plot_per_image` saves (None when there is nothing to draw)."""
     import pandas as pd
 
+    from gcbench.results.columns import RATE_TITLES, check_rate
     from gcbench.results.curves import load_results
 
+    check_rate(rate)
     if isinstance(source, pd.DataFrame):
         rows = source
     else:
@@ -261,15 +284,15 @@ def per_image_figure(source: Any, columns: list[str] | None = None, *, curves: p
     fig, axes = _grid(len(cols))
     for ax, col in zip(axes, cols, strict=True):
         for (dataset, name), g in rows.groupby(["dataset", "series"], sort=False):
-            g = g.dropna(subset=["bpp", col])
+            g = g.dropna(subset=[rate, col])
             colour = colours[name]
-            ax.scatter(g["bpp"], g[col], s=9, color=colour, alpha=0.45, linewidths=0)
+            ax.scatter(g[rate], g[col], s=9, color=colour, alpha=0.45, linewidths=0)
             mean = curves[(curves["dataset"] == dataset) & (curves["series"] == name)]
             if col in mean.columns:
-                mean = mean.dropna(subset=["bpp", col]).sort_values("bpp")
-                ax.plot(mean["bpp"], mean[col], "-o", color=colour, markersize=3.5, linewidth=1.6,
+                mean = mean.dropna(subset=[rate, col]).sort_values(rate)
+                ax.plot(mean[rate], mean[col], "-o", color=colour, markersize=3.5, linewidth=1.6,
                         label=f"{_label(rows, dataset, name)} (mean of {g['image'].nunique()} images)")
-        ax.set_xlabel("bits per pixel (bpp)")
+        ax.set_xlabel(RATE_TITLES[rate])
         _axis_title(col, ax)
         ax.set_title(f"{_panel_title(col)}: per image", fontsize=10)
         ax.grid(True, alpha=0.3)

@@ -7,6 +7,8 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from gcbench.cli.rate_options import add_rate_options
+
     p = sub.add_parser("table", help="summary or per-image table of a results folder", description=__doc__)
     p.add_argument("dir", help="results folder (the --out of gcbench run)")
     kind = p.add_mutually_exclusive_group()
@@ -14,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     kind.add_argument("--failures", action="store_true", help="every failed image, task and metric")
     p.add_argument("--format", choices=["csv", "md", "parquet", "tex"], default="md")
     p.add_argument("--output", "-o", help="write to this file instead of standard output")
+    add_rate_options(p, rate=False)  # both bpp and bpp_payload are columns of the table
     p.set_defaults(func=main)
 
 
@@ -32,9 +35,9 @@ def main(args: argparse.Namespace) -> int:
     if args.failures:
         df = failures(args.dir)
     elif args.per_image:
-        df = per_image(args.dir)
+        df = per_image(args.dir, psnr_cap=args.psnr_cap)
     else:
-        df = summary_table(args.dir)
+        df = summary_table(args.dir, psnr_cap=args.psnr_cap)
     if args.output:
         print(write_table(df, args.output, args.format))
         return 0

@@ -16,6 +16,8 @@ ALL_BD_METHODS = ("pchip", "akima", "cubic")
 CURVE_METHOD = "pchip"                  # interpolation drawn between RD points
 BOOTSTRAP_REPLICATES = 1000             # replicates when a bootstrap is asked for
 SEED = 0
+RATE = "bpp"                            # rate axis of plots and BD tables ("bpp_payload": entropy-coded strings only)
+CROP_SIZE = 192                         # side of the report's example crops, in pixels
 
 # -- runs -----------------------------------------------------------------------------------
 JOBS = 1

@@ -52,3 +52,11 @@ class MetricError(GcbenchError):
 
 class WeightsError(UnavailableError):
     """A pretrained file is missing or has the wrong hash."""
+
+
+class StoreError(GcbenchError):
+    """A results database cannot be read: corrupt, truncated, or not gcbench's."""
+
+
+class FolderBusyError(GcbenchError):
+    """Another process is writing the results folder."""

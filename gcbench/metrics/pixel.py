@@ -54,7 +54,7 @@ class MSSSIM(PairMetric):
     name = "ms-ssim"
     columns = (
         Column("ms_ssim", higher_is_better=True, label="MS-SSIM", minimum=0.0, maximum=1.0),
-        Column("ms_ssim_db", higher_is_better=True, label="MS-SSIM", unit="dB"),
+        Column("ms_ssim_db", higher_is_better=True, label="MS-SSIM", unit="dB", summary_of=("ms_ssim", "db")),
     )
     library = "pytorch-msssim"
     uses_device = True

@@ -77,7 +77,7 @@ class SSIM(PairMetric):
     name = "ssim"
     columns = (
         Column("ssim", higher_is_better=True, label="SSIM", minimum=-1.0, maximum=1.0),
-        Column("ssim_db", higher_is_better=True, label="SSIM", unit="dB"),
+        Column("ssim_db", higher_is_better=True, label="SSIM", unit="dB", summary_of=("ssim", "db")),
     )
     library = "numpy"
 

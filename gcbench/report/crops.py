@@ -1,7 +1,8 @@
 """Example crops: the same region of one image from every codec at (nearly) the same bpp.
 
 The reconstructions are decoded from the stored bitstreams with the codec spec each run
-recorded, so a crop shows exactly what the metrics saw. The bpp to compare at is an
+recorded (:func:`gcbench.results.stored_codecs.stored_codec`), so a crop shows exactly what
+the metrics saw. The bpp to compare at is an
 equal-bitrate target of the folder when it has one (``gcbench run --target-bpp``), else the
 middle (in log-bpp) of the range every codec covers on that image; each codec contributes
 its setting whose bpp on that image is nearest. The region is the window of the original
@@ -11,9 +12,8 @@ with the most detail (largest mean gradient), where codecs differ most.
 from __future__ import annotations
 
 import io
-import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from gcbench.results.records import StoredTask
 
 
 @dataclass
@@ -73,62 +75,37 @@ def detail_window(image: np.ndarray, size: int) -> tuple[int, int, int, int]:
     return box
 
 
-def _specs(folder: Path) -> dict[str, Any]:
-    """spec hash → CodecSpec, from the specs every run of the folder recorded."""
-    from gcbench.codecs.spec import CodecSpec
-    from gcbench.results.store import ResultStore
+@dataclass
+class _Decoder:
+    """Decodes the stored bitstreams of one folder, each codec rebuilt once from its recorded spec."""
 
-    names = {f.name for f in fields(CodecSpec)}
-    out: dict[str, Any] = {}
-    with ResultStore(folder, create=False) as store:
-        for r in store.query("SELECT config FROM runs ORDER BY run_id"):
-            for d in json.loads(r["config"] or "{}").get("codec_specs", []):
-                kwargs = {k: v for k, v in d.items() if k in names}
-                kwargs["settings"] = tuple(kwargs.get("settings", ()))
-                try:
-                    spec = CodecSpec(**kwargs)
-                except TypeError:
-                    continue
-                out[spec.spec_hash()] = spec
-    return out
+    store: Any
+    specs: dict[tuple[str, str], Any]
+    tasks: dict[str, StoredTask]
+    codecs: dict[tuple[str, str], Any] = field(default_factory=dict)
 
+    def decode(self, key: str) -> tuple[np.ndarray | None, str]:
+        from gcbench.codecs.spec import build_codec
+        from gcbench.results.stored_codecs import stored_codec
 
-def _task_rows(folder: Path) -> dict[str, dict[str, Any]]:
-    from gcbench.results.store import ResultStore
-
-    with ResultStore(folder, create=False) as store:
-        rows = store.query("SELECT key, codec_spec_hash, height, width FROM tasks WHERE status='ok'")
-        images = store.query("SELECT dataset, name, path FROM images WHERE status='ok'")
-    return {r["key"]: r for r in rows} | {"__images__": {(i["dataset"], i["name"]): i["path"] for i in images}}
-
-
-def _decode(folder: Path, key: str, tasks: dict[str, Any], specs: dict[str, Any], codecs: dict[str, Any]
-            ) -> tuple[np.ndarray | None, str]:
-    from gcbench.codecs.spec import build_codec
-    from gcbench.results.store import ResultStore
-
-    task = tasks.get(key)
-    if task is None:
-        return None, "task not in the store"
-    spec = specs.get(task["codec_spec_hash"])
-    if spec is None:
-        return None, "the codec spec of this task is not recorded"
-    try:
-        codec = codecs.get(spec.spec_hash())
-        if codec is None:
-            codec = codecs[spec.spec_hash()] = build_codec(spec)
-            codec.prepare()
-        with ResultStore(folder, create=False) as store:
-            data = store.read_bitstream(key)
-        return np.asarray(codec.decode(data, (task["height"], task["width"]))), ""
-    except Exception as exc:  # noqa: BLE001 - a codec missing here must not stop the report
-        return None, f"could not decode here: {exc}"
+        task = self.tasks.get(key)
+        if task is None:
+            return None, "task not in the store"
+        slot = (task.codec, task.codec_spec_hash)
+        try:
+            codec = self.codecs.get(slot)
+            if codec is None:
+                codec = self.codecs[slot] = build_codec(stored_codec(self.specs, *slot))
+                codec.prepare()
+            data = self.store.read_bitstream(key)
+            return np.asarray(codec.decode(data, (task.height, task.width))), ""
+        except Exception as exc:  # noqa: BLE001 - a codec missing here must not stop the report
+            return None, f"could not decode here: {exc}"
 
 
-def _choose(per_image: pd.DataFrame, folder: Path, dataset: str) -> tuple[str, float, str, dict[str, Any]] | None:
-    """(image, target bpp, how it was chosen, series → per-image row)."""
-    from gcbench.execution.equal_bitrate import load_selections
-
+def _choose(per_image: pd.DataFrame, stored: list[dict[str, Any]], dataset: str
+            ) -> tuple[str, float, str, dict[str, Any]] | None:
+    """(image, target bpp, how it was chosen, series → per-image row); ``stored``: the folder's selections."""
     rows = per_image[(per_image["dataset"] == dataset) & (per_image["status"] == "ok")]
     if rows.empty:
         return None
@@ -136,7 +113,7 @@ def _choose(per_image: pd.DataFrame, folder: Path, dataset: str) -> tuple[str, f
     complete = [img for img, g in rows.groupby("image", sort=True) if set(g["series"]) == set(series)]
     if not complete:
         return None
-    selections = [s for s in load_selections(folder) if s["dataset"] == dataset and s["image"] in complete]
+    selections = [s for s in stored if s["dataset"] == dataset and s["image"] in complete]
     if selections:
         # prefer an (image, target) every codec reached; then the lowest target (where codecs differ most)
         def score(s: dict[str, Any]) -> tuple[int, str, float]:
@@ -172,35 +149,43 @@ def _choose(per_image: pd.DataFrame, folder: Path, dataset: str) -> tuple[str, f
 def example_crops(folder: str | Path, per_image: pd.DataFrame, columns: list[str], *, size: int = 192
                   ) -> list[CropSet]:
     """One crop set per dataset of a folder (``per_image`` carries a ``series`` column)."""
-    from gcbench.data.images import load_image
+    from gcbench.results.store import ResultStore
+    from gcbench.results.stored_codecs import recorded_specs
 
     folder = Path(folder)
-    specs = _specs(folder)
-    tasks = _task_rows(folder)
-    image_paths = tasks.pop("__images__")
-    codecs: dict[str, Any] = {}
-    out = []
-    for dataset in sorted(set(per_image["dataset"])):
-        choice = _choose(per_image, folder, dataset)
-        if choice is None:
-            continue
-        image, target, how, chosen = choice
-        try:
-            original = load_image(image_paths[(dataset, image)]).array
-        except Exception:  # noqa: BLE001 - a moved dataset still gets its reconstructions shown
-            original = None
-        panels = []
-        box = None
-        for name, row in chosen.items():
-            recon, note = _decode(folder, row["key"], tasks, specs, codecs)
-            if box is None:
-                ref = original if original is not None else recon
-                box = detail_window(ref, size) if ref is not None else (0, 0, 0, 0)
-            t, left, h, w = box
-            png = png_bytes(recon[t:t + h, left:left + w]) if recon is not None else None
-            values = {c: float(row[c]) for c in columns if c in row.index and row[c] == row[c]}
-            panels.append(CropPanel(str(name), str(row["setting"]), float(row["bpp"]), values, png, note))
-        t, left, h, w = box or (0, 0, 0, 0)
-        orig_png = png_bytes(original[t:t + h, left:left + w]) if original is not None and h else None
-        out.append(CropSet(str(folder), dataset, image, target, how, box or (0, 0, 0, 0), orig_png, panels))
+    with ResultStore(folder, create=False) as store:
+        decoder = _Decoder(store, recorded_specs(store.runs()),
+                           {t.key: t for t in store.tasks(latest_only=False) if t.status == "ok"})
+        image_paths = {(i.dataset, i.name): i.path for i in store.images() if i.status == "ok"}
+        selections = store.selections()
+        out = []
+        for dataset in sorted(set(per_image["dataset"])):
+            choice = _choose(per_image, selections, dataset)
+            if choice is not None:
+                out.append(_crop_set(folder, dataset, choice, image_paths, decoder, columns, size))
     return out
+
+
+def _crop_set(folder: Path, dataset: str, choice: tuple[str, float, str, dict[str, Any]],
+              image_paths: dict[tuple[str, str], str], decoder: _Decoder, columns: list[str], size: int) -> CropSet:
+    from gcbench.data.images import load_image
+
+    image, target, how, chosen = choice
+    try:
+        original = load_image(image_paths[(dataset, image)]).array
+    except Exception:  # noqa: BLE001 - a moved dataset still gets its reconstructions shown
+        original = None
+    panels = []
+    box = None
+    for name, row in chosen.items():
+        recon, note = decoder.decode(row["key"])
+        if box is None:
+            ref = original if original is not None else recon
+            box = detail_window(ref, size) if ref is not None else (0, 0, 0, 0)
+        t, left, h, w = box
+        png = png_bytes(recon[t:t + h, left:left + w]) if recon is not None else None
+        values = {c: float(row[c]) for c in columns if c in row.index and row[c] == row[c]}
+        panels.append(CropPanel(str(name), str(row["setting"]), float(row["bpp"]), values, png, note))
+    t, left, h, w = box or (0, 0, 0, 0)
+    orig_png = png_bytes(original[t:t + h, left:left + w]) if original is not None and h else None
+    return CropSet(str(folder), dataset, image, target, how, box or (0, 0, 0, 0), orig_png, panels)

@@ -7,13 +7,14 @@ inline, no script, no font, no link to anything — so it opens offline, in a ma
 archive years later. The Markdown twin (``report.md``) holds the same sections, with the
 images written beside it (``report_files/``).
 
-Sections: warnings; the summary table of each folder (exactly what ``gcbench table`` prints);
-means with bootstrap confidence intervals over images; BD-rate and BD-metric against an
-anchor for every metric, with PCHIP and Akima, the range used, the number of points,
-warnings and bootstrap intervals; equal-bitrate tables; RD plots (one panel per metric),
-per-image scatter, the distortion–perception plane; example crops at equal bpp decoded
-from the stored bitstreams; timing (``gcbench timing`` folders); failures; provenance: every
-run with its exact command, gcbench, library, codec and metric versions and the hardware.
+Sections, what people look at first at the top: warnings; RD plots (one panel per metric),
+per-image scatter, the distortion–perception plane; BD-rate and BD-metric against an anchor
+for every quality axis, with PCHIP and Akima, the range used, the number of points, warnings
+and bootstrap intervals; example crops at equal bpp decoded from the stored bitstreams;
+equal-bitrate tables; then the long tables: the summary of each folder (exactly what
+``gcbench table`` prints), means with bootstrap confidence intervals over images; timing
+(``gcbench timing`` folders); failures; provenance: every run with its exact command,
+gcbench, library, codec and metric versions and the hardware.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gcbench.core import defaults
 from gcbench.core.errors import ConfigError, GcbenchError
 
 if TYPE_CHECKING:
@@ -227,9 +229,13 @@ def render_markdown(title: str, meta: str, sections: list[Section], files_dir: P
 # -- gathering ---------------------------------------------------------------------------------
 
 def _is_results(folder: Path) -> bool:
-    from gcbench.results.store import DB_NAME
+    """Whether ``folder`` holds results of ``gcbench run`` (a timing folder has a database, no runs)."""
+    from gcbench.results.store import DB_NAME, ResultStore
 
-    return (folder / DB_NAME).is_file()
+    if not (folder / DB_NAME).is_file():
+        return False
+    with ResultStore(folder, create=False) as store:
+        return bool(store.runs())
 
 
 def _load_timing(folder: Path) -> tuple[pd.DataFrame | None, str]:
@@ -267,6 +273,15 @@ def _versions_text(d: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(d.items()) if v not in (None, ""))
 
 
+def _hardware_text(hw: dict[str, Any]) -> str:
+    gpus = hw.get("gpus") or []
+    gpu_text = "; ".join(str(g.get("name", g)) if isinstance(g, dict) else str(g) for g in gpus) or "no GPU"
+    memory = hw.get("memory_bytes")
+    return (f"{hw.get('name', '')} (id {hw.get('id', '')}): {hw.get('cpu_model', '')} × {hw.get('cpu_count', '')}"
+            f"{f', {memory / 2**30:.0f} GiB' if memory else ''}, {gpu_text}; {hw.get('platform', '')}; "
+            f"Python {hw.get('python', '')}")
+
+
 def runs_table(folder: Path, label: str) -> pd.DataFrame:
     """Every run of a folder: command, versions of everything, hardware."""
     import pandas as pd
@@ -274,36 +289,27 @@ def runs_table(folder: Path, label: str) -> pd.DataFrame:
     from gcbench.results.store import ResultStore
 
     with ResultStore(folder, create=False) as store:
-        runs = store.query("SELECT * FROM runs ORDER BY run_id")
-        metric_versions = store.query(
-            "SELECT t.run_id AS run_id, m.metric AS metric, m.versions AS versions FROM metric_results m "
-            "JOIN tasks t ON t.key = m.task_key GROUP BY t.run_id, m.metric, m.versions")
+        runs = store.runs()
+        metric_versions = store.metric_versions()
     by_run: dict[int, dict[str, str]] = {}
-    for r in metric_versions:
-        v = json.loads(r["versions"] or "{}")
-        by_run.setdefault(r["run_id"], {})[r["metric"]] = _versions_text(v) or "-"
+    for run_id, metric, versions in metric_versions:
+        by_run.setdefault(run_id, {})[metric] = _versions_text(versions) or "-"
     rows = []
     for r in runs:
-        config = json.loads(r["config"] or "{}")
-        hw = json.loads(r["hardware"] or "{}")
-        argv = json.loads(r["argv"] or "null")
-        command = shlex.join(argv) if argv else f"(called from Python: gcbench.run(RunConfig(...)), codecs {config.get('codecs')}, dataset {config.get('dataset')!r})"
+        config = r.config
+        command = shlex.join(r.argv) if r.argv else (
+            f"(called from Python: gcbench.run(RunConfig(...)), codecs {config.codecs or None}, "
+            f"dataset {config.dataset or None!r})")
         codecs = "; ".join(f"{s.get('name')} [{s.get('library', '')}]: {_versions_text(s.get('versions', {}))}"
-                           for s in config.get("codec_specs", []))
-        metrics = "; ".join(f"{m}: {v}" for m, v in sorted(by_run.get(r["run_id"], {}).items()))
-        if not metrics and config.get("metrics"):
-            metrics = ", ".join(config["metrics"]) + " (no values stored by this run)"
-        gpus = hw.get("gpus") or []
-        gpu_text = "; ".join(str(g.get("name", g)) if isinstance(g, dict) else str(g) for g in gpus) or "no GPU"
-        memory = hw.get("memory_bytes")
-        hardware = (f"{hw.get('name', '')} (id {hw.get('id', '')}): {hw.get('cpu_model', '')} × {hw.get('cpu_count', '')}"
-                    f"{f', {memory / 2**30:.0f} GiB' if memory else ''}, {gpu_text}; {hw.get('platform', '')}; "
-                    f"Python {hw.get('python', '')}")
-        rows.append({"folder": label, "run": r["run_id"], "started": _when(r["started"]), "finished": _when(r["finished"]),
-                     "status": r["status"], "command": command, "gcbench": r["gcbench_version"],
-                     "hardware": hardware, "libraries": _versions_text(hw.get("versions", {})),
+                           for s in config.codec_specs)
+        metrics = "; ".join(f"{m}: {v}" for m, v in sorted(by_run.get(r.run_id, {}).items()))
+        if not metrics and config.metrics:
+            metrics = ", ".join(config.metrics) + " (no values stored by this run)"
+        rows.append({"folder": label, "run": r.run_id, "started": _when(r.started), "finished": _when(r.finished),
+                     "status": r.status, "command": command, "gcbench": r.gcbench_version,
+                     "hardware": _hardware_text(r.hardware), "libraries": _versions_text(r.hardware.get("versions", {})),
                      "codecs (library, binary versions)": codecs, "metrics (versions)": metrics,
-                     "executor": json.dumps(config.get("executor", ""), sort_keys=True)})
+                     "executor": json.dumps(config.executor, sort_keys=True)})
     return pd.DataFrame(rows)
 
 
@@ -325,12 +331,12 @@ def _ci_wide(ci: pd.DataFrame, confidence: float) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
-def _bd_display(bd: pd.DataFrame, confidence: float) -> pd.DataFrame:
+def _bd_display(bd: pd.DataFrame, confidence: float, rate: str = defaults.RATE) -> pd.DataFrame:
     import pandas as pd
 
-    from gcbench.metrics.base import column_index
+    from gcbench.results.columns import declared_columns
 
-    decl = column_index()
+    decl = declared_columns()
 
     def num(v: float) -> str:
         return f"{v:.2f}" if abs(v) >= 1 else f"{v:.3g}"
@@ -349,7 +355,7 @@ def _bd_display(bd: pd.DataFrame, confidence: float) -> pd.DataFrame:
             "overlap": f"{r.rate_overlap:.0%}",
             "BD-metric": r.bd_metric, "unit": unit,
             f"BD-metric {confidence:.0%} CI": ci(r.bd_metric_ci_lo, r.bd_metric_ci_hi),
-            "bpp range used": f"{r.metric_bpp_lo:.4g} … {r.metric_bpp_hi:.4g}" if r.metric_bpp_lo == r.metric_bpp_lo else "",
+            f"{rate} range used": f"{r.metric_bpp_lo:.4g} … {r.metric_bpp_hi:.4g}" if r.metric_bpp_lo == r.metric_bpp_lo else "",
             "points (anchor/test)": f"{r.n_anchor}/{r.n_test}", "bootstrap": r.n_boot,
             "warnings": r.warnings,
         })
@@ -380,23 +386,59 @@ def _dp_pairs(curves: pd.DataFrame, columns: list[str]) -> list[tuple[str, str]]
 
 # -- the report --------------------------------------------------------------------------------
 
-def build_report(sources: Sequence[str | Path], out: str | Path, *, anchor: str | None = None,
-                 references: Sequence[ReferenceCurve] = (), methods: Sequence[str] = ("pchip", "akima"),
-                 bootstrap: int = 1000, seed: int = 0, confidence: float = 0.95, crops: bool = True,
-                 crop_size: int = 192, markdown: bool = True, title: str | None = None,
-                 argv: list[str] | None = None) -> list[Path]:
-    """Write ``out`` (HTML) and, unless ``markdown`` is False, ``out`` with ``.md`` beside it."""
-    from gcbench import __version__
-    from gcbench.results.curves import load_results
-    from gcbench.results.views import failures
+@dataclass
+class ReportConfig:
+    """Everything about a report besides its folders and its file; ``gcbench report`` flags map onto these."""
 
-    out = Path(out)
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise ConfigError(f"--out must name an .html file, got {out}")
-    if bootstrap < 0:
-        raise ConfigError("--bootstrap must be 0 (off) or a number of replicates")
-    if not 0 < confidence < 1:
-        raise ConfigError("--confidence must lie between 0 and 1")
+    anchor: str | None = None  # the curve BD values are computed against (default: the first)
+    references: Sequence[ReferenceCurve] = ()  # published curves to overlay and compare
+    methods: tuple[str, ...] = defaults.BD_METHODS
+    bootstrap: int = defaults.BOOTSTRAP_REPLICATES  # replicates over images (0: no intervals)
+    seed: int = defaults.SEED
+    confidence: float = defaults.CONFIDENCE
+    crops: bool = True
+    crop_size: int = defaults.CROP_SIZE
+    markdown: bool = True  # write the Markdown twin beside the HTML file
+    title: str | None = None
+    argv: list[str] | None = None  # the command that asked for the report, recorded in it
+    rate: str = defaults.RATE  # rate axis of plots and BD values: bpp or bpp_payload
+    psnr_cap: float | None = None  # add psnr_capped: each image's PSNR capped at this many dB
+
+    def check(self) -> None:
+        """Raise ConfigError on a value no report can use."""
+        from gcbench.results.columns import check_rate
+
+        if self.bootstrap < 0:
+            raise ConfigError("--bootstrap must be 0 (off) or a number of replicates")
+        if not 0 < self.confidence < 1:
+            raise ConfigError("--confidence must lie between 0 and 1")
+        check_rate(self.rate)
+
+
+# The order of the sections: what people look at first (plots, BD values, crops), then the long tables.
+SECTION_ORDER = ("warnings", "plots", "bd", "crops", "equal-bitrate", "summary", "ci", "timing", "failures",
+                 "provenance")
+
+
+@dataclass
+class _Document:
+    """The sections being gathered (any order) and the warnings shown first."""
+
+    sections: dict[str, Section] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def section(self, ident: str, title: str) -> Section:
+        return self.sections.setdefault(ident, Section(title, ident))
+
+    def ordered(self) -> list[Section]:
+        if self.warnings:
+            self.section("warnings", "Warnings").blocks = [Block("list", items=list(dict.fromkeys(self.warnings)))]
+        rank = {ident: i for i, ident in enumerate(SECTION_ORDER)}
+        return sorted((s for s in self.sections.values() if s.blocks), key=lambda s: rank.get(s.ident, len(rank)))
+
+
+def _folders(sources: Sequence[str | Path]) -> tuple[list[Path], list[Path], dict[Path, tuple[Any, str]]]:
+    """(every folder, those with results, timing summary of each); ConfigError when none holds anything."""
     folders = [Path(s) for s in sources]
     if not folders:
         raise ConfigError("give at least one results folder")
@@ -408,191 +450,228 @@ def build_report(sources: Sequence[str | Path], out: str | Path, *, anchor: str 
     if not result_folders and not any(t[0] is not None for t in timing.values()):
         raise ConfigError("none of the folders holds gcbench results (gcbench.sqlite) or timing results; "
                           "run `gcbench run --out DIR` first")
+    return folders, result_folders, timing
 
-    sections: list[Section] = []
-    warnings: list[str] = []
-    results: Results | None = load_results(result_folders) if result_folders else None
+
+def build_report(sources: Sequence[str | Path], out: str | Path, config: ReportConfig | None = None) -> list[Path]:
+    """Write ``out`` (HTML) and, unless ``config.markdown`` is False, ``out`` with ``.md`` beside it."""
+    from gcbench import __version__
+    from gcbench.results.curves import load_results
+
+    config = config or ReportConfig()
+    out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out must name an .html file, got {out}")
+    config.check()
+    folders, result_folders, timing = _folders(sources)
+    doc = _Document()
+    results = load_results(result_folders, psnr_cap=config.psnr_cap) if result_folders else None
     labels = results.labels if results else {}
-
-    with tempfile.TemporaryDirectory(prefix="gcbench-report-") as tmp_name:
-        tmp = Path(tmp_name)
-        if results is not None:
-            _results_sections(sections, warnings, results, tmp, anchor=anchor, references=references,
-                              methods=methods, bootstrap=bootstrap, seed=seed, confidence=confidence, crops=crops,
-                              crop_size=crop_size)
-        timing_section = Section("Timing", "timing")
-        for f, (df, problem) in timing.items():
-            if problem:
-                warnings.append(problem)
-            if df is not None:
-                label = labels.get(f, f.name)
-                timing_section.table(_timing_columns(df), caption=f"{label}: encode/decode time (median, IQR)",
-                                     ident=f"timing-{len(timing_section.blocks)}")
-        if timing_section.blocks:
-            sections.append(timing_section)
-        for f in result_folders:
-            fail = failures(f)
-            if not fail.empty:
-                sec = next((s for s in sections if s.ident == "failures"), None)
-                if sec is None:
-                    sec = Section("Failures", "failures")
-                    sections.append(sec)
-                sec.table(fail, caption=f"{labels[f]}: {len(fail)} failure(s)")
-                warnings.append(f"{labels[f]}: {len(fail)} failed image(s), task(s) or metric(s); see Failures")
-        prov = Section("Provenance", "provenance")
-        now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        prov.p(f"Report written {now} by gcbench {__version__}" +
-               (f" with: {shlex.join(argv)}" if argv else " (called from Python)") + ".")
-        import pandas as pd
-
-        runs = [runs_table(f, labels[f]) for f in result_folders]
-        runs = [r for r in runs if not r.empty]
-        if runs:
-            prov.table(pd.concat(runs, ignore_index=True), caption="Runs: exact command, versions, hardware",
-                       ident="runs")
-        if references:
-            prov.table(pd.DataFrame([{"curve": r.name, "source": r.source, "dataset": r.dataset, "file": r.file,
-                                      "sha256": r.file_sha256} for r in references]),
-                       caption="Published reference curves")
-        sections.append(prov)
-
-    if warnings:
-        warn = Section("Warnings", "warnings")
-        warn.blocks.append(Block("list", items=list(dict.fromkeys(warnings))))
-        sections.insert(0, warn)
-    title = title or "gcbench report: " + ", ".join(labels.get(f, f.name) for f in folders)
+    if results is not None:
+        with tempfile.TemporaryDirectory(prefix="gcbench-report-") as tmp:
+            _results_sections(doc, results, Path(tmp), config)
+    _timing_section(doc, timing, labels)
+    _failures_section(doc, result_folders, labels)
+    _provenance_section(doc, result_folders, labels, config)
+    title = config.title or "gcbench report: " + ", ".join(labels.get(f, f.name) for f in folders)
     meta = (f"gcbench {__version__} · folders: {', '.join(str(f) for f in folders)} · "
-            f"bootstrap: {bootstrap} replicates over images, {confidence:.0%} percentile intervals, seed {seed}")
+            f"bootstrap: {config.bootstrap} replicates over images, {config.confidence:.0%} percentile intervals, "
+            f"seed {config.seed}")
+    return _write(out, title, meta, doc.ordered(), config.markdown)
+
+
+def _write(out: Path, title: str, meta: str, sections: list[Section], markdown: bool) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
-    written = []
     md_path = out.with_suffix(".md")
     files_dir = out.with_name(out.stem + "_files")
     text_md = render_markdown(title, meta, sections, files_dir, md_path) if markdown else None
     tmp_html = out.with_name(f".{out.name}.tmp")
     tmp_html.write_text(render_html(title, meta, sections), encoding="utf-8")
     tmp_html.replace(out)
-    written.append(out)
+    written = [out]
     if text_md is not None:
         md_path.write_text(text_md, encoding="utf-8")
         written.append(md_path)
     return written
 
 
-def _results_sections(sections: list[Section], warnings: list[str], results: Results, tmp: Path, *,
-                      anchor: str | None, references: Sequence[ReferenceCurve], methods: Sequence[str],
-                      bootstrap: int, seed: int, confidence: float, crops: bool, crop_size: int) -> None:
-    from gcbench.analysis.bjontegaard import bd_results_table, curve_columns, summary_ci
-    from gcbench.analysis.plots import (
-        plot_columns,
-        plot_distortion_perception,
-        plot_per_image,
-        plot_rd,
-    )
-    from gcbench.execution.equal_bitrate import (
-        equal_bitrate_summary,
-        equal_bitrate_table,
-    )
-    from gcbench.report.crops import example_crops
+def _timing_section(doc: _Document, timing: dict[Path, tuple[Any, str]], labels: dict[Path, str]) -> None:
+    for f, (df, problem) in timing.items():
+        if problem:
+            doc.warnings.append(problem)
+        if df is not None:
+            sec = doc.section("timing", "Timing")
+            sec.table(_timing_columns(df), caption=f"{labels.get(f, f.name)}: encode/decode time (median, IQR)",
+                      ident=f"timing-{len(sec.blocks)}")
+
+
+def _failures_section(doc: _Document, result_folders: list[Path], labels: dict[Path, str]) -> None:
+    from gcbench.results.views import failures
+
+    for f in result_folders:
+        fail = failures(f)
+        if not fail.empty:
+            doc.section("failures", "Failures").table(fail, caption=f"{labels[f]}: {len(fail)} failure(s)")
+            doc.warnings.append(f"{labels[f]}: {len(fail)} failed image(s), task(s) or metric(s); see Failures")
+
+
+def _provenance_section(doc: _Document, result_folders: list[Path], labels: dict[Path, str],
+                        config: ReportConfig) -> None:
+    import pandas as pd
+
+    from gcbench import __version__
+
+    prov = doc.section("provenance", "Provenance")
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    prov.p(f"Report written {now} by gcbench {__version__}" +
+           (f" with: {shlex.join(config.argv)}" if config.argv else " (called from Python)") + ".")
+    runs = [r for r in (runs_table(f, labels[f]) for f in result_folders) if not r.empty]
+    if runs:
+        prov.table(pd.concat(runs, ignore_index=True), caption="Runs: exact command, versions, hardware", ident="runs")
+    if config.references:
+        prov.table(pd.DataFrame([{"curve": r.name, "source": r.source, "dataset": r.dataset, "file": r.file,
+                                  "sha256": r.file_sha256} for r in config.references]),
+                   caption="Published reference curves")
+
+
+def _results_sections(doc: _Document, results: Results, tmp: Path, config: ReportConfig) -> None:
+    """Plots, BD values, crops, equal-bitrate and summary tables of the results folders."""
+    from gcbench.analysis.bjontegaard import curve_columns
+
+    cols = curve_columns(results.curves) if not results.curves.empty else []
+    _flag_warnings(doc, results.curves, cols)
+    _summary_section(doc, results, config)
+    ci = _ci_section(doc, results, config)
+    if cols:
+        _bd_section(doc, results, config)
+        _plots_section(doc, results, tmp, config, ci)
+    _equal_bitrate_section(doc, results)
+    if config.crops:
+        _crops_section(doc, results, cols, config)
+
+
+def _flag_warnings(doc: _Document, curves: pd.DataFrame, cols: list[str]) -> None:
+    """Set-metric flags and infinite means (lossless images) of the curves, among the warnings."""
     from gcbench.results.curves import flags_column
-    from gcbench.results.views import per_image, summary_table
 
-    curves = results.curves
-    # summary tables: exactly what `gcbench table DIR` prints
-    summ = Section("Summary", "summary")
-    summ.p("Means over the images that succeeded, per (dataset, codec, setting); set metrics (FID, KID, …) "
-           "as computed over the whole set, with the number of items and any warning flags. "
-           "Each table is the one `gcbench table DIR` prints.")
-    for i, f in enumerate(results.folders):
-        summ.table(summary_table(f), caption=f"{results.labels[f]} (gcbench table {f})", ident=f"summary-{i}")
-    sections.append(summ)
-
-    cols = curve_columns(curves) if not curves.empty else []
     for col in cols:
         fc = flags_column(col)
         if fc and fc in curves.columns:
             for r in curves[curves[fc].fillna("").astype(str) != ""].itertuples(index=False):
-                warnings.append(f"{r.series} @ {r.setting} ({r.dataset}): {col} flagged: {getattr(r, fc)}")
+                doc.warnings.append(f"{r.series} @ {r.setting} ({r.dataset}): {col} flagged: {getattr(r, fc)}")
+    if "flags" in curves.columns:
+        for r in curves[curves["flags"].fillna("").astype(str) != ""].itertuples(index=False):
+            doc.warnings.append(f"{r.series} @ {r.setting} ({r.dataset}): {r.flags}; such a point is left out of "
+                                "BD values (report with --psnr-cap to keep it, capped)")
 
-    if bootstrap and not results.per_image.empty:
-        ci = summary_ci(results.per_image, bootstrap=bootstrap, seed=seed, confidence=confidence)
-        sec = Section(f"Means with {confidence:.0%} bootstrap intervals", "ci")
-        sec.p(f"Mean [lower, upper] over images, {bootstrap} bootstrap replicates (images drawn with replacement, "
-              f"seed {seed}, percentile interval). Sweep settings only.")
-        sec.table(_ci_wide(ci, confidence), caption="means with intervals", ident="ci-table")
-        sections.append(sec)
+
+def _summary_section(doc: _Document, results: Results, config: ReportConfig) -> None:
+    from gcbench.results.views import summary_table
+
+    summ = doc.section("summary", "Summary")
+    cap = f" --psnr-cap {config.psnr_cap:g}" if config.psnr_cap is not None else ""
+    summ.p("Means over the images that succeeded, per (dataset, codec, setting); MS-SSIM and SSIM in dB are "
+           "−10·log10(1 − mean), CompressAI's convention; set metrics (FID, KID, …) as computed over the whole "
+           "set, with the number of items and any warning flags. Each table is the one `gcbench table DIR` prints.")
+    for i, f in enumerate(results.folders):
+        summ.table(summary_table(f, psnr_cap=config.psnr_cap), caption=f"{results.labels[f]} (gcbench table {f}{cap})",
+                   ident=f"summary-{i}")
+
+
+def _ci_section(doc: _Document, results: Results, config: ReportConfig) -> pd.DataFrame | None:
+    from gcbench.analysis.bjontegaard import summary_ci
+
+    if not config.bootstrap or results.per_image.empty:
+        return None
+    ci = summary_ci(results.per_image, bootstrap=config.bootstrap, seed=config.seed, confidence=config.confidence)
+    sec = doc.section("ci", f"Means with {config.confidence:.0%} bootstrap intervals")
+    sec.p(f"Mean [lower, upper] over images, {config.bootstrap} bootstrap replicates (images drawn with replacement, "
+          f"seed {config.seed}, percentile interval). Sweep settings only.")
+    sec.table(_ci_wide(ci, config.confidence), caption="means with intervals", ident="ci-table")
+    return ci
+
+
+def _bd_section(doc: _Document, results: Results, config: ReportConfig) -> None:
+    from gcbench.analysis.bjontegaard import bd_results_table
+
+    bd, chosen = bd_results_table(results, config.anchor, references=config.references, methods=config.methods,
+                                  bootstrap=config.bootstrap, seed=config.seed, confidence=config.confidence,
+                                  rate=config.rate)
+    sec = doc.section("bd", "Bjøntegaard deltas")
+    sec.p(f"Anchor: {chosen}; rate: {config.rate}. BD-rate: mean difference of log-rate at equal quality over the "
+          "metric range both curves cover, in percent (negative: fewer bits than the anchor). BD-metric: mean "
+          "difference of the metric at equal rate over the common log-rate range, test − anchor in the metric's "
+          "units (for a lower-is-better metric a negative value is a gain). PCHIP is the JCT-VC/JVET "
+          "common-test-condition interpolation, Akima the alternative of Herglotz et al. 2022; both computed by "
+          "gcbench and equal to the bjontegaard package. Intervals: the same bootstrap over images, paired across "
+          "codecs; published curves and set metrics have none. Only quality axes are compared (not KID's spread "
+          "or the original's NIQE); a point with an infinite value is left out and named in the warnings.")
+    if bd.empty:
+        sec.p("No curve shares a metric with the anchor.")
     else:
-        ci = None
+        sec.table(_bd_display(bd, config.confidence, config.rate), caption=f"BD against {chosen}", ident="bd-table",
+                  floatfmt=".3f")
 
-    if not curves.empty and cols:
-        bd, chosen = bd_results_table(results, anchor, references=references, methods=methods,
-                                      bootstrap=bootstrap, seed=seed, confidence=confidence)
-        sec = Section("Bjøntegaard deltas", "bd")
-        sec.p(f"Anchor: {chosen}. BD-rate: mean difference of log-rate at equal quality over the metric range both "
-              "curves cover, in percent (negative: fewer bits than the anchor). BD-metric: mean difference of the "
-              "metric at equal rate over the common log-bpp range, test − anchor in the metric's units (for a "
-              "lower-is-better metric a negative value is a gain). PCHIP is the JCT-VC/JVET common-test-condition "
-              "interpolation, Akima the alternative of Herglotz et al. 2022; both computed by gcbench and equal to "
-              "the bjontegaard package. Intervals: the same bootstrap over images, paired across codecs; published "
-              "curves and set metrics have none.")
-        if bd.empty:
-            sec.p("No curve shares a metric with the anchor.")
-        else:
-            sec.table(_bd_display(bd, confidence), caption=f"BD against {chosen}", ident="bd-table", floatfmt=".3f")
-        sections.append(sec)
 
-        plots = Section("Plots", "plots")
-        png = _png(tmp / "rd", lambda stem: plot_rd(curves, stem, formats=("png",), references=references,
-                                                    ci=ci if ci is not None else None))
+def _plots_section(doc: _Document, results: Results, tmp: Path, config: ReportConfig,
+                   ci: pd.DataFrame | None) -> None:
+    from gcbench.analysis.plots import plot_columns, plot_distortion_perception, plot_per_image, plot_rd
+
+    curves = results.curves
+    plots = doc.section("plots", "Plots")
+    png = _png(tmp / "rd", lambda stem: plot_rd(curves, stem, formats=("png",), references=config.references,
+                                                ci=ci, rate=config.rate))
+    if png:
+        plots.blocks.append(Block("image", text=f"Rate–distortion–perception: {config.rate} against every metric "
+                                  "(error bars: bootstrap intervals; hollow markers: flagged set-metric values; "
+                                  "dotted: published curves)", data=png, name="rd.png"))
+    png = _png(tmp / "per_image", lambda stem: plot_per_image(results.per_image, stem, formats=("png",),
+                                                              curves=curves, rate=config.rate))
+    if png:
+        plots.blocks.append(Block("image", text="Per image: every image's point, the mean curve on top",
+                                  data=png, name="per_image.png"))
+    for i, (x, y) in enumerate(_dp_pairs(curves, plot_columns(curves))):
+        png = _png(tmp / f"dp{i}", lambda stem, x=x, y=y: plot_distortion_perception(curves, stem, x, y,
+                                                                                     formats=("png",)))
         if png:
-            plots.blocks.append(Block("image", text="Rate–distortion–perception: bpp against every metric "
-                                      "(error bars: bootstrap intervals; hollow markers: flagged set-metric values; "
-                                      "dotted: published curves)", data=png, name="rd.png"))
-        png = _png(tmp / "per_image", lambda stem: plot_per_image(results.per_image, stem, formats=("png",),
-                                                                  curves=curves))
-        if png:
-            plots.blocks.append(Block("image", text="Per image: every image's point, the mean curve on top",
-                                      data=png, name="per_image.png"))
-        for i, (x, y) in enumerate(_dp_pairs(curves, plot_columns(curves))):
-            png = _png(tmp / f"dp{i}", lambda stem, x=x, y=y: plot_distortion_perception(curves, stem, x, y,
-                                                                                         formats=("png",)))
-            if png:
-                plots.blocks.append(Block("image", text=f"Distortion–perception plane: {x} against {y} at equal rate",
-                                          data=png, name=f"dp{i}.png"))
-        sections.append(plots)
+            plots.blocks.append(Block("image", text=f"Distortion–perception plane: {x} against {y} at equal rate",
+                                      data=png, name=f"dp{i}.png"))
 
-    eq = Section("Equal bitrate", "equal-bitrate")
+
+def _equal_bitrate_section(doc: _Document, results: Results) -> None:
+    from gcbench.execution.equal_bitrate import equal_bitrate_summary, equal_bitrate_table
+    from gcbench.results.views import to_markdown
+
     for f in results.folders:
         table = equal_bitrate_table(f)
         if table.empty:
             continue
+        eq = doc.section("equal-bitrate", "Equal bitrate")
         eq.p(f"{results.labels[f]}: per image, each codec's setting with bpp nearest the target "
              f"(mode '{table['mode'].iloc[0]}'); means over images. n_off_target counts images where the codec "
              "could not get near the target (outside its settings).")
         eq.table(equal_bitrate_summary(table), caption=f"{results.labels[f]}: means at equal bitrate",
                  ident=f"equal-bitrate-{len(eq.blocks)}")
         detail = Block("details", text=f"{results.labels[f]}: the setting chosen for every image")
-        from gcbench.results.views import to_markdown
-
         detail.table = to_markdown(table[[c for c in table.columns if c not in ("bpp_kind", "encode_s", "decode_s",
                                                                                  "task_status")]])
         eq.blocks.append(detail)
         off = int((table["status"] != "ok").sum())
         if off:
-            warnings.append(f"{results.labels[f]}: {off} equal-bitrate selection(s) could not reach the target")
-    if eq.blocks:
-        sections.append(eq)
+            doc.warnings.append(f"{results.labels[f]}: {off} equal-bitrate selection(s) could not reach the target")
 
-    if crops:
-        sec = Section("Example crops at equal bpp", "crops")
-        for f in results.folders:
-            rows = per_image(f)
-            many = len(results.folders) > 1
-            rows = rows.assign(series=[f"{c} ({results.labels[f]})" if many else str(c) for c in rows["codec"]])
-            for cs in example_crops(f, rows, cols, size=crop_size):
-                cs.folder = results.labels[f]
-                sec.blocks.append(Block("crops", crops=cs))
-                for panel in cs.panels:
-                    if panel.png is None:
-                        warnings.append(f"crop of {panel.series}: {panel.note}")
-        if sec.blocks:
-            sections.append(sec)
+
+def _crops_section(doc: _Document, results: Results, cols: list[str], config: ReportConfig) -> None:
+    from gcbench.report.crops import example_crops
+    from gcbench.results.views import per_image
+
+    many = len(results.folders) > 1
+    for f in results.folders:
+        rows = per_image(f)
+        rows = rows.assign(series=[f"{c} ({results.labels[f]})" if many else str(c) for c in rows["codec"]])
+        for cs in example_crops(f, rows, cols, size=config.crop_size):
+            cs.folder = results.labels[f]
+            doc.section("crops", "Example crops at equal bpp").blocks.append(Block("crops", crops=cs))
+            for panel in cs.panels:
+                if panel.png is None:
+                    doc.warnings.append(f"crop of {panel.series}: {panel.note}")

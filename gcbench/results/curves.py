@@ -8,7 +8,6 @@ dataset-wide curve, so they are left out here and shown in the equal-bitrate tab
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,22 +44,13 @@ def folder_labels(folders: list[Path]) -> dict[Path, str]:
 
 def sweep_settings(folder: str | Path) -> set[tuple[str, str]] | None:
     """(codec, setting text) pairs the runs of a folder swept; None when no run targeted a rate."""
-    from gcbench.core.settings import format_setting
     from gcbench.results.store import ResultStore
 
     with ResultStore(folder, create=False) as store:
-        runs = store.query("SELECT config FROM runs")
-    pairs: set[tuple[str, str]] = set()
-    targeted = False
-    for r in runs:
-        config = json.loads(r["config"] or "{}")
-        targeted = targeted or bool(config.get("target_bpp"))
-        if config.get("sweep", True) is False:
-            continue
-        for spec in config.get("codec_specs", []):
-            for s in spec.get("run_settings", []):
-                pairs.add((spec["name"], format_setting(s)))
-    return pairs if targeted else None
+        runs = store.runs()
+    if not any(r.config.target_bpp for r in runs):
+        return None
+    return set().union(*(r.config.swept() for r in runs))
 
 
 def _keep_sweep(df: pd.DataFrame, pairs: set[tuple[str, str]] | None) -> pd.DataFrame:
@@ -70,7 +60,8 @@ def _keep_sweep(df: pd.DataFrame, pairs: set[tuple[str, str]] | None) -> pd.Data
     return df[mask]
 
 
-def load_results(sources: str | Path | list[str | Path]) -> Results:
+def load_results(sources: str | Path | list[str | Path], *, psnr_cap: float | None = None) -> Results:
+    """The results of one or several folders, as curves (``psnr_cap``: add ``psnr_capped``, see views)."""
     import pandas as pd
 
     from gcbench.results.views import per_image, set_table, summary_table
@@ -93,13 +84,13 @@ def load_results(sources: str | Path | list[str | Path]) -> Results:
             return df
 
         pairs = sweep_settings(folder)
-        summary = summary_table(folder)
+        summary = summary_table(folder, psnr_cap=psnr_cap)
         summaries.append(tag(summary))
         curve = _keep_sweep(summary, pairs)
         if "n_images" in curve.columns:
             curve = curve[curve["n_images"] > 0]
         curves.append(tag(curve))
-        images.append(tag(_keep_sweep(per_image(folder), pairs)))
+        images.append(tag(_keep_sweep(per_image(folder, psnr_cap=psnr_cap), pairs)))
         sets.append(tag(set_table(folder)))
 
     def cat(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -1,16 +1,14 @@
 """Reconstructions and originals for a study, from what the results store kept.
 
 The store holds every bitstream; the codec that decodes it is rebuilt from the spec recorded
-with the run that produced it (so a codec whose spec file changed or moved still decodes as
-it encoded), falling back to the registry when the spec hash matches. Originals are read
+with the run that produced it, falling back to the registry when the spec hash matches
+(:func:`gcbench.results.stored_codecs.stored_codec`). Originals are read
 from the path recorded for the image (or a folder given instead) and checked against the
 pixel hash stored with the task.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -26,28 +24,7 @@ class Decoders:
     def __init__(self, store: Any) -> None:
         self.store = store
         self._codecs: dict[tuple[str, str], Any] = {}
-        self._specs: dict[tuple[str, str], dict[str, Any]] | None = None
-
-    def _recorded_specs(self) -> dict[tuple[str, str], dict[str, Any]]:
-        if self._specs is None:
-            from gcbench.codecs.spec import CodecSpec
-
-            self._specs = {}
-            names = {f.name for f in fields(CodecSpec)}
-            for row in self.store.query("SELECT config FROM runs ORDER BY run_id"):
-                try:
-                    config = json.loads(row["config"] or "{}")
-                except json.JSONDecodeError:
-                    continue
-                for d in config.get("codec_specs", []):
-                    raw = {k: v for k, v in d.items() if k in names}
-                    try:
-                        raw["settings"] = tuple(raw.get("settings", ()))
-                        spec = CodecSpec(**raw)
-                    except TypeError:
-                        continue
-                    self._specs[(spec.name, spec.spec_hash())] = spec
-        return self._specs  # type: ignore[return-value]
+        self._specs: dict[tuple[str, str], Any] | None = None
 
     def codec(self, rec: Reconstruction) -> Any:
         slot = (rec.codec, rec.codec_spec_hash)
@@ -55,21 +32,11 @@ class Decoders:
         if codec is not None:
             return codec
         from gcbench.codecs.spec import build_codec
+        from gcbench.results.stored_codecs import recorded_specs, stored_codec
 
-        spec = self._recorded_specs().get(slot)
-        if spec is None:
-            from gcbench.codecs.registry import codecs as registry
-
-            if rec.codec in registry:
-                candidate = registry.get(rec.codec)
-                if candidate.spec_hash() == rec.codec_spec_hash:
-                    spec = candidate
-        if spec is None:
-            raise ConfigError(
-                f"cannot rebuild codec {rec.codec!r} (spec {rec.codec_spec_hash}) to decode its stored bitstreams: "
-                "the run's recorded spec is missing and the registered spec differs"
-            )
-        codec = build_codec(spec)
+        if self._specs is None:
+            self._specs = recorded_specs(self.store.runs())
+        codec = build_codec(stored_codec(self._specs, rec.codec, rec.codec_spec_hash))
         avail = codec.available()
         if not avail:
             raise ConfigError(f"codec {rec.codec!r} cannot decode here: {avail.reason}" + (f" ({avail.hint})" if avail.hint else ""))
@@ -102,9 +69,8 @@ def load_original(store: Any, rec: Reconstruction, originals: str | Path | None 
     candidates: list[Path] = []
     if originals is not None:
         candidates.append(Path(originals) / rec.image)
-    row = store.query("SELECT path FROM images WHERE dataset=? AND name=?", (rec.dataset, rec.image))
-    if row and row[0]["path"]:
-        candidates.append(Path(row[0]["path"]))
+    recorded = [i.path for i in store.images() if i.dataset == rec.dataset and i.name == rec.image and i.path]
+    candidates += [Path(p) for p in recorded]
     for path in candidates:
         if not path.is_file():
             continue

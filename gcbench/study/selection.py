@@ -16,6 +16,7 @@ from typing import Any
 
 from gcbench.core.errors import ConfigError
 from gcbench.core.settings import format_setting, parse_setting
+from gcbench.results.records import StoredTask
 
 
 @dataclass(frozen=True)
@@ -60,21 +61,17 @@ class Selection:
         return rows
 
 
-def _latest_ok_tasks(store: Any) -> list[dict[str, Any]]:
-    rows = store.query("SELECT * FROM tasks ORDER BY created")
-    # A re-run under another key (a new library version) replaces the older row, as in views.
-    latest: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for r in rows:
-        latest[(r["dataset"], r["codec"], r["setting"], r["image"])] = r
-    return [r for r in latest.values() if r["status"] == "ok" and r["bpp"] is not None]
+def _latest_ok_tasks(store: Any) -> list[StoredTask]:
+    # the latest row of each (dataset, codec, setting, image), as every view reads it
+    return [t for t in store.tasks() if t.status == "ok" and t.bpp is not None]
 
 
-def _as_reconstruction(r: dict[str, Any]) -> Reconstruction:
+def _as_reconstruction(t: StoredTask) -> Reconstruction:
     return Reconstruction(
-        key=r["key"], codec=r["codec"], setting=r["setting"], setting_value=r["setting_value"], dataset=r["dataset"],
-        image=r["image"], image_sha256=r["image_sha256"], height=int(r["height"]), width=int(r["width"]),
-        bpp=float(r["bpp"]), bpp_kind=r["bpp_kind"] or "exact", n_bytes=int(r["n_bytes"] or 0),
-        codec_spec_hash=r["codec_spec_hash"] or "",
+        key=t.key, codec=t.codec, setting=t.setting, setting_value=t.setting_value, dataset=t.dataset,
+        image=t.image, image_sha256=t.image_sha256, height=int(t.height), width=int(t.width),
+        bpp=float(t.bpp or 0.0), bpp_kind=t.bpp_kind or "exact", n_bytes=int(t.n_bytes or 0),
+        codec_spec_hash=t.codec_spec_hash,
     )
 
 
@@ -82,6 +79,72 @@ def _unknown(kind: str, name: str, valid: list[str]) -> ConfigError:
     close = difflib.get_close_matches(name, valid, n=3)
     hint = ("Did you mean " + " or ".join(repr(c) for c in close) + "?") if close else ("Present: " + ", ".join(map(repr, valid)))
     return ConfigError(f"{kind} {name!r} is not in the results folder. {hint}")
+
+
+def _check_request(codecs: list[str], settings: Mapping[str, str] | None, target_bpp: float | None) -> None:
+    if len(codecs) < 2:
+        raise ConfigError("a pairwise study needs at least two codecs (repeat --codec)")
+    if len(set(codecs)) != len(codecs):
+        raise ConfigError(f"a codec is listed twice: {codecs}")
+    if (settings is None) == (target_bpp is None):
+        raise ConfigError("give either a setting for every codec (--setting CODEC=VALUE) or a target bpp (--bpp), not both")
+    if target_bpp is not None and not target_bpp > 0:
+        raise ConfigError(f"--bpp must be positive, got {target_bpp}")
+
+
+def _dataset_rows(store: Any, codecs: list[str], dataset: str | None) -> tuple[str, list[StoredTask]]:
+    """The dataset studied and its successful tasks; every codec must be among them."""
+    rows = _latest_ok_tasks(store)
+    if not rows:
+        raise ConfigError(f"{store.folder}: no successful tasks stored; run `gcbench run` first")
+    datasets = sorted({r.dataset for r in rows})
+    if dataset is None:
+        if len(datasets) > 1:
+            raise ConfigError(f"the results folder holds several datasets ({', '.join(datasets)}); choose one with --dataset")
+        dataset = datasets[0]
+    elif dataset not in datasets:
+        raise _unknown("dataset", dataset, datasets)
+    rows = [r for r in rows if r.dataset == dataset]
+    present = sorted({r.codec for r in rows})
+    for codec in codecs:
+        if codec not in present:
+            raise _unknown("codec", codec, present)
+    return dataset, rows
+
+
+def _wanted_settings(rows: list[StoredTask], codecs: list[str], settings: Mapping[str, str]) -> dict[str, str]:
+    """codec → the setting text asked for, checked against what the store holds."""
+    extra = set(settings) - set(codecs)
+    if extra:
+        raise ConfigError(f"--setting names codec(s) not in the study: {sorted(extra)}")
+    wanted: dict[str, str] = {}
+    for codec in codecs:
+        if codec not in settings:
+            raise ConfigError(f"no setting given for codec {codec!r}; add --setting {codec}=VALUE")
+        wanted[codec] = format_setting(parse_setting(str(settings[codec])))
+        values = {r.setting: r.setting_value for r in rows if r.codec == codec}
+        stored = sorted(values, key=lambda s: (values[s] is None, values[s] or 0.0, s))
+        if wanted[codec] not in stored:
+            raise ConfigError(f"codec {codec!r} has no successful results at setting {wanted[codec]!r}; "
+                              f"stored settings: {', '.join(stored)}")
+    return wanted
+
+
+def _pick(per_codec: dict[str, list[StoredTask]], codecs: list[str], wanted: dict[str, str],
+          target_bpp: float | None) -> dict[str, StoredTask]:
+    """One task per codec for one image (a codec with no candidate is left out)."""
+    picks: dict[str, StoredTask] = {}
+    for codec in codecs:
+        candidates = per_codec.get(codec, [])
+        if wanted:
+            candidates = [r for r in candidates if r.setting == wanted[codec]]
+        if not candidates:
+            break
+        if target_bpp is not None:
+            picks[codec] = min(candidates, key=lambda r: (abs(float(r.bpp) - target_bpp), float(r.bpp)))
+        else:
+            picks[codec] = candidates[-1]
+    return picks
 
 
 def select(
@@ -94,76 +157,24 @@ def select(
     max_images: int | None = None,
 ) -> Selection:
     """Pick one reconstruction per (codec, image): at the given setting, or nearest ``target_bpp``."""
-    if len(codecs) < 2:
-        raise ConfigError("a pairwise study needs at least two codecs (repeat --codec)")
-    if len(set(codecs)) != len(codecs):
-        raise ConfigError(f"a codec is listed twice: {codecs}")
-    if (settings is None) == (target_bpp is None):
-        raise ConfigError("give either a setting for every codec (--setting CODEC=VALUE) or a target bpp (--bpp), not both")
-    if target_bpp is not None and not target_bpp > 0:
-        raise ConfigError(f"--bpp must be positive, got {target_bpp}")
-    rows = _latest_ok_tasks(store)
-    if not rows:
-        raise ConfigError(f"{store.folder}: no successful tasks stored; run `gcbench run` first")
-    datasets = sorted({r["dataset"] for r in rows})
-    if dataset is None:
-        if len(datasets) > 1:
-            raise ConfigError(f"the results folder holds several datasets ({', '.join(datasets)}); choose one with --dataset")
-        dataset = datasets[0]
-    elif dataset not in datasets:
-        raise _unknown("dataset", dataset, datasets)
-    rows = [r for r in rows if r["dataset"] == dataset]
-    present = sorted({r["codec"] for r in rows})
-    for codec in codecs:
-        if codec not in present:
-            raise _unknown("codec", codec, present)
-
-    wanted: dict[str, str] = {}
-    if settings is not None:
-        extra = set(settings) - set(codecs)
-        if extra:
-            raise ConfigError(f"--setting names codec(s) not in the study: {sorted(extra)}")
-        for codec in codecs:
-            if codec not in settings:
-                raise ConfigError(f"no setting given for codec {codec!r}; add --setting {codec}=VALUE")
-            wanted[codec] = format_setting(parse_setting(str(settings[codec])))
-            values = {r["setting"]: r["setting_value"] for r in rows if r["codec"] == codec}
-            stored = sorted(values, key=lambda s: (values[s] is None, values[s] or 0.0, s))
-            if wanted[codec] not in stored:
-                raise ConfigError(f"codec {codec!r} has no successful results at setting {wanted[codec]!r}; "
-                                  f"stored settings: {', '.join(stored)}")
-
-    by_image: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    order: list[str] = []
+    _check_request(codecs, settings, target_bpp)
+    dataset, rows = _dataset_rows(store, codecs, dataset)
+    wanted = _wanted_settings(rows, codecs, settings) if settings is not None else {}
+    by_image: dict[str, dict[str, list[StoredTask]]] = {}
     for r in rows:
-        if r["codec"] not in codecs:
-            continue
-        if r["image"] not in by_image:
-            by_image[r["image"]] = {}
-            order.append(r["image"])
-        by_image[r["image"]].setdefault(r["codec"], []).append(r)
+        if r.codec in codecs:
+            by_image.setdefault(r.image, {}).setdefault(r.codec, []).append(r)
 
     chosen: dict[tuple[str, str], Reconstruction] = {}
     images: list[str] = []
     skipped: list[tuple[str, str]] = []
-    for image in sorted(order):
-        per_codec = by_image[image]
-        picks: dict[str, dict[str, Any]] = {}
-        for codec in codecs:
-            candidates = per_codec.get(codec, [])
-            if settings is not None:
-                candidates = [r for r in candidates if r["setting"] == wanted[codec]]
-            if not candidates:
-                break
-            if target_bpp is not None:
-                picks[codec] = min(candidates, key=lambda r: (abs(float(r["bpp"]) - target_bpp), float(r["bpp"])))
-            else:
-                picks[codec] = candidates[-1]
+    for image in sorted(by_image):
+        picks = _pick(by_image[image], codecs, wanted, target_bpp)
         missing = [c for c in codecs if c not in picks]
         if missing:
             skipped.append((image, f"no successful result for {', '.join(missing)}"))
             continue
-        if len({p["image_sha256"] for p in picks.values()}) > 1:
+        if len({p.image_sha256 for p in picks.values()}) > 1:
             skipped.append((image, "the codecs were run on different versions of this image"))
             continue
         images.append(image)

@@ -1,4 +1,10 @@
-"""The timing output folder: samples, metadata, one machine per folder, written atomically."""
+"""The timing output folder: samples, metadata, one machine per folder.
+
+The timed repeats live in the folder's results database (``gcbench.sqlite``, table
+``timing_samples``, through :class:`gcbench.results.store.ResultStore`); ``timing_samples.csv``
+is written beside it as an export. A folder written by gcbench 0.1 (the CSV file only) is
+imported into the database when first read.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +34,7 @@ def _check_folder(out: Path, hw: dict[str, Any], threads: dict[str, Any], device
     One folder holds one machine's timings: new rows replace those of the same (dataset,
     codec, setting) and join the others only if the machine, versions, threads and device match.
     """
-    path = out / SAMPLES_FILE
-    if not path.is_file():
+    if not has_samples(out):
         return None
     old = load_samples(out)
     if old.empty:
@@ -66,6 +71,11 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def _write_samples(out: Path, samples: pd.DataFrame) -> None:
+    """Store every sample of the folder (replacing what it held) and export them as CSV."""
+    from gcbench.results.store import ResultStore
+
+    with ResultStore(out) as store:
+        store.replace_timing_samples(samples.to_dict("records"), everything=True)
     _atomic_write(out / SAMPLES_FILE, samples.to_csv(index=False))
 
 
@@ -87,22 +97,57 @@ def _write_meta(out: Path, fp: dict[str, Any], config: TimingConfig, threads: di
     _atomic_write(path, json.dumps(meta, indent=1, sort_keys=True, default=str))
 
 
-def load_samples(source: str | Path) -> pd.DataFrame:
-    """Every timed repeat in a timing folder (one row each, hardware fingerprint on every row)."""
+# Columns read as text whatever they hold (a setting "50" stays "50"); missing text is "".
+_TEXT_COLUMNS = {"setting", "image", "codec", "dataset", "omp_num_threads", "codec_threads_via", "startup_via",
+                 "startup_programs", "hw_name", "hw_id", "hw_cpu_model", "hw_gpu", "hw_gpu_driver", "hw_cuda",
+                 "hw_torch", "hw_gcbench", "hw_python", "hw_platform", "hw_hostname", "hw_versions", "hw_libraries"}
+
+
+def _typed(text: Any) -> pd.DataFrame:
+    """Sample rows typed as the CSV export reads back, so folders of every gcbench version agree."""
     import pandas as pd
 
-    path = Path(source) / SAMPLES_FILE
-    if not path.is_file():
-        raise GcbenchError(f"{source}: no timing results here (no {SAMPLES_FILE}); "
-                           f"run `gcbench timing … --out {source}` first")
-    text_cols = {"setting", "image", "codec", "dataset", "omp_num_threads", "codec_threads_via", "startup_via",
-                 "startup_programs",
-                 "hw_name", "hw_id", "hw_cpu_model", "hw_gpu", "hw_gpu_driver", "hw_cuda", "hw_torch", "hw_gcbench",
-                 "hw_python", "hw_platform", "hw_hostname", "hw_versions", "hw_libraries"}
-    df = pd.read_csv(path, dtype={c: str for c in text_cols})
-    for c in text_cols & set(df.columns):
+    df = pd.read_csv(text, dtype={c: str for c in _TEXT_COLUMNS})
+    for c in _TEXT_COLUMNS & set(df.columns):
         df[c] = df[c].fillna("")  # CSV cannot tell an empty text from a missing one; empty is what was written
     return df
+
+
+def has_samples(source: str | Path) -> bool:
+    """Whether ``source`` holds timing samples (in its database, or a gcbench 0.1 CSV file)."""
+    from gcbench.results.store import DB_NAME, ResultStore
+
+    folder = Path(source)
+    if (folder / DB_NAME).is_file():
+        with ResultStore(folder, create=False) as store:
+            if store.timing_samples(limit=1):
+                return True
+    return (folder / SAMPLES_FILE).is_file()
+
+
+def load_samples(source: str | Path) -> pd.DataFrame:
+    """Every timed repeat in a timing folder (one row each, hardware fingerprint on every row)."""
+    import io
+
+    import pandas as pd
+
+    from gcbench.results.store import DB_NAME, ResultStore
+
+    folder = Path(source)
+    rows: list[dict[str, Any]] = []
+    if (folder / DB_NAME).is_file():
+        with ResultStore(folder, create=False) as store:
+            rows = store.timing_samples()
+    if rows:
+        return _typed(io.StringIO(pd.DataFrame.from_records(rows).to_csv(index=False)))
+    path = folder / SAMPLES_FILE
+    if not path.is_file():
+        raise GcbenchError(f"{source}: no timing results here (no samples in its database, no {SAMPLES_FILE}); "
+                           f"run `gcbench timing … --out {source}` first")
+    samples = _typed(path)  # written by gcbench 0.1: imported into the database, the CSV left as it is
+    with ResultStore(folder) as store:
+        store.replace_timing_samples(samples.to_dict("records"), everything=True)
+    return samples
 
 
 def load_timing(source: str | Path) -> pd.DataFrame:
