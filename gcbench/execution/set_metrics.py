@@ -74,7 +74,7 @@ def run_set_stage(store: ResultStore, tasks: list[Task], refs: list[MetricRef]) 
             if store.has_set_metric(key):
                 continue
             common = dict(codec=codec, setting=setting, setting_value=group[0].setting_value, dataset=dataset,
-                          metric=ref.name, metric_id=ref.metric_id)
+                          metric=ref.name, metric_id=ref.metric_id, n_images=len(ok))
             try:
                 if not ok:
                     raise ValueError("no image of this setting has features (all tasks failed)")

@@ -26,6 +26,7 @@ from gcbench.core.errors import PluginError
 
 Kind = Literal["pair", "noref", "set", "task"]
 KINDS = ("pair", "noref", "set", "task")
+SUMMARY_TRANSFORMS = ("db",)  # see Column.summary_of; computed in gcbench.results.columns
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class Column:
     unit: str = ""
     minimum: float | None = None
     maximum: float | None = None
+    #: (source column, transform): the summary is the transform of the source's mean, not the mean
+    #: of this column (("ms_ssim", "db"): −10·log10(1 − mean), CompressAI's MS-SSIM dB)
+    summary_of: tuple[str, str] | None = None
+    #: False for values that are not a quality axis (a spread, the original's score): never in BD tables or RD plots
+    axis: bool = True
 
     @property
     def title(self) -> str:
@@ -120,6 +126,8 @@ def validate_metric_class(name: str, obj: Any) -> type[Metric]:
     for c in cols:
         if not isinstance(c.higher_is_better, bool):
             raise PluginError(f"metric {name!r} column {c.name!r}: higher_is_better must be True or False")
+        if c.summary_of is not None and (len(c.summary_of) != 2 or c.summary_of[1] not in SUMMARY_TRANSFORMS):
+            raise PluginError(f"metric {name!r} column {c.name!r}: summary_of must be (column, one of {SUMMARY_TRANSFORMS})")
     return obj
 
 

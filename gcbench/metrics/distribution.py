@@ -318,7 +318,7 @@ class KID(_PatchInceptionMetric):
     name = "kid"
     columns = (
         Column("kid", higher_is_better=False, label="KID"),
-        Column("kid_std", higher_is_better=False, label="KID std"),
+        Column("kid_std", higher_is_better=False, label="KID std", axis=False),
     )
 
     def _values(self, recon: np.ndarray, ref: np.ndarray) -> tuple[dict[str, float], list[str]]:

@@ -82,7 +82,7 @@ class NIQE(NoRefMetric):
     name = "niqe"
     columns = (
         Column("niqe", higher_is_better=False, label="NIQE", minimum=0.0),
-        Column("niqe_original", higher_is_better=False, label="NIQE of the original", minimum=0.0),
+        Column("niqe_original", higher_is_better=False, label="NIQE of the original", minimum=0.0, axis=False),
     )
     library = "pyiqa"
     uses_device = True
