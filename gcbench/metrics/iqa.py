@@ -48,6 +48,9 @@ import numpy as np
 from gcbench.core.availability import Availability, require_modules
 from gcbench.core.errors import ConfigError, MetricError, UnavailableError, WeightsError
 from gcbench.metrics.base import Column, Metric, NoRefMetric, PairMetric
+from gcbench.metrics.noreference import (
+    _version,  # the installed version of a distribution
+)
 
 PREFIX = "pyiqa"
 # pyiqa presets that score a folder of images, not one image: they have no per-image value.
@@ -93,15 +96,6 @@ def score_bounds(text: Any) -> tuple[float | None, float | None]:
         except ValueError:
             out.append(None)
     return out[0], out[1]
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 class PyIQAMetric(Metric):
@@ -243,9 +237,9 @@ def _fetch(url: str, target: Path, metric: str, files: dict[str, str], download:
 @contextlib.contextmanager
 def _guarded_downloads(metric: str, files: dict[str, str]) -> Iterator[None]:
     """While pyiqa builds a model, route every download through :func:`_fetch`."""
+    import pyiqa.utils.download_util as dl
     import torch.hub
 
-    import pyiqa.utils.download_util as dl
     from gcbench import weights
 
     original_load, original_hub = dl.load_file_from_url, torch.hub.download_url_to_file

@@ -3,12 +3,11 @@ only through gcbench (offline: a clear error naming the file); pyiqa imported on
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics.fresh_python import fresh_python
 from PIL import Image
 
 from gcbench import weights
@@ -159,8 +158,7 @@ def test_pyiqa_imported_only_when_used(tmp_path: Path) -> None:
         "m.compute(img, img)\n"
         "print('after', 'pyiqa' in sys.modules)\n"
     )
-    env = {**__import__("os").environ, "GCBENCH_CACHE": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    out = fresh_python(code, tmp_path)
     assert "listed True" in out and "before False" in out and "after True" in out
 
 

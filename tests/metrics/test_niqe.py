@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from metrics.fresh_python import fresh_python
 from PIL import Image
 
 from gcbench.core.errors import ConfigError, MetricError, UnavailableError
@@ -130,6 +129,5 @@ def test_pyiqa_imported_only_when_niqe_is_used(tmp_path: Path) -> None:
         "m.compute(None, np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))\n"
         "print('after', 'pyiqa' in sys.modules)\n"
     )
-    env = {**__import__("os").environ, "GCBENCH_CACHE": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    out = fresh_python(code, tmp_path)
     assert "before False" in out and "after True" in out
