@@ -63,27 +63,40 @@ def fetch(url: str, target: str | Path, *, sha256: str | None = None, size: int 
             target.unlink()  # a stale or damaged copy: fetch it again
     target.parent.mkdir(parents=True, exist_ok=True)
     part = partial_path(target)
+    resumed = part.exists()  # bytes from an earlier call: they may belong to an older file
+    while True:
+        _transfer_with_retries(url, part, size=size, progress=progress, timeout=timeout, retries=retries,
+                               label=target.name)
+        try:
+            check_file(part, name=target.name, sha256=sha256, size=size)
+            break
+        except DatasetError as exc:
+            part.unlink()
+            if resumed:  # once more from scratch before calling the file wrong
+                resumed = False
+                continue
+            raise DatasetError(f"{exc}; downloaded from {url}, deleted") from None
+    os.replace(part, target)
+    return target
+
+
+def _transfer_with_retries(url: str, part: Path, *, size: int | None, progress: bool, timeout: float,
+                           retries: int, label: str) -> None:
+    """Transfer into ``part``, retrying a cut connection while each attempt brings new bytes."""
     attempt = 0
     while True:
         before = part.stat().st_size if part.exists() else 0
         try:
-            _transfer(url, part, size=size, progress=progress, timeout=timeout, label=target.name)
-            break
+            _transfer(url, part, size=size, progress=progress, timeout=timeout, label=label)
+            return
         except (CutDownload, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
             got = part.stat().st_size if part.exists() else 0
             attempt += 1
             if got <= before or attempt > retries:  # no progress, or out of retries: stop, keep the bytes
-                raise DatasetError(f"download of {target.name} from {url} stopped at {got:,} bytes ({exc}); "
+                raise DatasetError(f"download of {label} from {url} stopped at {got:,} bytes ({exc}); "
                                    "run the same command again to resume") from exc
         except (urllib.error.URLError, OSError) as exc:
-            raise DatasetError(f"cannot download {target.name} from {url}: {exc}") from exc
-    try:
-        check_file(part, name=target.name, sha256=sha256, size=size)
-    except DatasetError as exc:
-        part.unlink()
-        raise DatasetError(f"{exc}; downloaded from {url}, deleted") from None
-    os.replace(part, target)
-    return target
+            raise DatasetError(f"cannot download {label} from {url}: {exc}") from exc
 
 
 def _open(url: str, offset: int, timeout: float) -> tuple[http.client.HTTPResponse | None, int]:
