@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="codec to compare, repeatable (at least two); NAME@SETTING fixes its setting")
     rate = e.add_mutually_exclusive_group()
     rate.add_argument("--setting", action="append", default=[], metavar="CODEC=VALUE",
-                      help="the setting of one codec, repeatable (every codec needs one)")
+                      help="the setting of one codec, repeatable (a codec the run made at one setting needs none)")
     rate.add_argument("--bpp", type=float, metavar="TARGET", help="per image, each codec's setting nearest this bpp")
     e.add_argument("--out", required=True, help="new folder for the study")
     e.add_argument("--crops", type=int, default=1, help="crops per image (default 1)")

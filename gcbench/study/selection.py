@@ -86,7 +86,7 @@ def _check_request(codecs: list[str], settings: Mapping[str, str] | None, target
         raise ConfigError("a pairwise study needs at least two codecs (repeat --codec)")
     if len(set(codecs)) != len(codecs):
         raise ConfigError(f"a codec is listed twice: {codecs}")
-    if (settings is None) == (target_bpp is None):
+    if settings is not None and target_bpp is not None:
         raise ConfigError("give either a setting for every codec (--setting CODEC=VALUE) or a target bpp (--bpp), not both")
     if target_bpp is not None and not target_bpp > 0:
         raise ConfigError(f"--bpp must be positive, got {target_bpp}")
@@ -113,20 +113,29 @@ def _dataset_rows(store: Any, codecs: list[str], dataset: str | None) -> tuple[s
 
 
 def _wanted_settings(rows: list[StoredTask], codecs: list[str], settings: Mapping[str, str]) -> dict[str, str]:
-    """codec → the setting text asked for, checked against what the store holds."""
+    """codec → the setting text asked for (or the only one a codec was run at), checked against the store."""
     extra = set(settings) - set(codecs)
     if extra:
         raise ConfigError(f"--setting names codec(s) not in the study: {sorted(extra)}")
     wanted: dict[str, str] = {}
+    missing: list[str] = []
     for codec in codecs:
-        if codec not in settings:
-            raise ConfigError(f"no setting given for codec {codec!r}; add --setting {codec}=VALUE")
-        wanted[codec] = format_setting(parse_setting(str(settings[codec])))
         values = {r.setting: r.setting_value for r in rows if r.codec == codec}
         stored = sorted(values, key=lambda s: (values[s] is None, values[s] or 0.0, s))
+        if codec not in settings:
+            if len(stored) == 1:
+                wanted[codec] = stored[0]
+            else:
+                missing.append(f"no setting given for codec {codec!r} (stored settings: {', '.join(stored)}); "
+                               f"add --setting {codec}=VALUE")
+            continue
+        wanted[codec] = format_setting(parse_setting(str(settings[codec])))
         if wanted[codec] not in stored:
             raise ConfigError(f"codec {codec!r} has no successful results at setting {wanted[codec]!r}; "
                               f"stored settings: {', '.join(stored)}")
+    if missing:
+        raise ConfigError("give either a setting for every codec (--setting CODEC=VALUE) or a target bpp (--bpp): "
+                          + "; ".join(missing))
     return wanted
 
 
@@ -159,7 +168,7 @@ def select(
     """Pick one reconstruction per (codec, image): at the given setting, or nearest ``target_bpp``."""
     _check_request(codecs, settings, target_bpp)
     dataset, rows = _dataset_rows(store, codecs, dataset)
-    wanted = _wanted_settings(rows, codecs, settings) if settings is not None else {}
+    wanted = _wanted_settings(rows, codecs, settings or {}) if target_bpp is None else {}
     by_image: dict[str, dict[str, list[StoredTask]]] = {}
     for r in rows:
         if r.codec in codecs:
