@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import html.parser
 import io
-import json
 import re
 import shutil
 import sys
@@ -43,7 +42,7 @@ class _SetMSE(SetMetric):
 
     def finalize(self, features, references):
         flags = [f"only {len(features)} images (< 3)"] if len(features) < 3 else []
-        return SetResult({"t_setmse": float(np.mean(np.concatenate(features)))}, n_items=len(features), flags=flags)
+        return SetResult({"t_setmse": float(np.mean(np.concatenate(list(features))))}, n_items=len(features), flags=flags)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +187,7 @@ def test_sections_provenance_timing_crops(report: Path, results) -> None:
     crops = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="(\w+) crop">', text)
     assert {alt for _, alt in crops} == {"original", "jpeg", "webp"}
     with ResultStore(out, create=False) as store:
-        selected = json.loads((out / "equal_bitrate.json").read_text())["selections"]
+        selected = store.selections()
         path = store.query("SELECT path FROM images WHERE name='kodim01.png'")[0]["path"]
         for data, alt in crops:
             shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))))
