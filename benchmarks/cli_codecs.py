@@ -27,7 +27,6 @@ PAIRS = [
     ("opj", "jpeg2000", 48),
     ("heif-enc", "heic444", 50),
 ]
-DEFAULT_IMAGE = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "kodak" / "kodim20.png"
 
 
 def _median_times(codec, image: np.ndarray, setting, repeats: int) -> tuple[float, float, int]:
@@ -48,9 +47,12 @@ def _median_times(codec, image: np.ndarray, setting, repeats: int) -> tuple[floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--image", type=Path, default=None, help="default: kodim20.png of gcbench's kodak dataset")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    from gcbench.data.datasets import load_dataset  # $GCBENCH_DATA/kodak, the cache, or a verified download
+
+    args.image = args.image or load_dataset("kodak").root / "kodim20.png"
     image = np.asarray(Image.open(args.image).convert("RGB"))
     print(f"image {args.image.name} {image.shape[1]}×{image.shape[0]}, median of {args.repeats} runs after one warm-up")
     print(f"{'command line':14s} {'in-process':10s} {'enc cli s':>9s} {'enc lib s':>9s} {'ratio':>6s} "

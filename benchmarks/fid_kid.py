@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_KODAK = REPO.parent / "shared" / "datasets" / "kodak"
 
 
 def _cpu() -> float:
@@ -121,7 +120,7 @@ def gcbench_route(originals, recons, weights: str | None, device: str) -> tuple[
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--kodak", type=Path, default=DEFAULT_KODAK, help="folder of the Kodak PNGs")
+    p.add_argument("--kodak", type=Path, default=None, help="folder of the Kodak PNGs (default: gcbench's kodak dataset)")
     p.add_argument("--images", type=int, default=24, help="first N Kodak images (default all 24)")
     p.add_argument("--quality", type=int, default=10, help="JPEG quality of the reconstructions")
     p.add_argument("--device", default="cpu")
@@ -129,6 +128,9 @@ def main() -> None:
     p.add_argument("--standin", action="store_true",
                    help="use random Inception weights of the right shapes when the real file is unavailable")
     args = p.parse_args()
+    from gcbench.data.datasets import load_dataset  # $GCBENCH_DATA/kodak, the cache, or a verified download
+
+    args.kodak = args.kodak or load_dataset("kodak").root
 
     from PIL import Image
 

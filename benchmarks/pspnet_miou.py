@@ -49,8 +49,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own)")
     ap.add_argument("--checkpoint", type=Path, help="the real PSPNet weights (default: the random stand-in)")
-    ap.add_argument("--kodak", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak")
+    ap.add_argument("--kodak", type=Path, default=None, help="default: gcbench's kodak dataset")
     args = ap.parse_args()
+    from gcbench.data.datasets import load_dataset  # $GCBENCH_DATA/kodak, the cache, or a verified download
+
+    args.kodak = args.kodak or load_dataset("kodak").root
     import torch
     from PIL import Image
 

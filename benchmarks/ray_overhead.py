@@ -10,7 +10,7 @@ per-task figure is the marginal cost: each route runs the sweep on N and on 3N i
 Each (route, size) runs ``--repeats`` times, alternating routes; medians are used. Printed:
 whole-run seconds, marginal ms per task, and the Ray/local ratio (>1: Ray is slower).
 
-    python benchmarks/ray_overhead.py --kodak ../shared/datasets/kodak [--images 4] [--repeats 3]
+    python benchmarks/ray_overhead.py [--kodak DIR] [--images 4] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -41,10 +41,13 @@ def timed_run(dataset: Path, out: Path, metrics: list[str], **kw: object) -> tup
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kodak", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak")
+    ap.add_argument("--kodak", type=Path, default=None, help="default: gcbench's kodak dataset")
     ap.add_argument("--images", type=int, default=4, help="N: the small run's images (the large one uses 3N)")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs of each (route, size); medians are used")
     args = ap.parse_args()
+    from gcbench.data.datasets import load_dataset  # $GCBENCH_DATA/kodak, the cache, or a verified download
+
+    args.kodak = args.kodak or load_dataset("kodak").root
     import ray
 
     work = Path(tempfile.mkdtemp(prefix="gcbench-ray-bench-"))

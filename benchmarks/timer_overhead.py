@@ -10,7 +10,7 @@
    fresh codec, W warm-up and R timed repeats); printed: each run's median encode and decode
    per image and the spread (max - min) / median of those medians.
 
-    python benchmarks/timer_overhead.py --kodak ../shared/datasets/kodak [--images 4] [--runs 5]
+    python benchmarks/timer_overhead.py [--kodak DIR] [--images 4] [--runs 5]
 """
 
 from __future__ import annotations
@@ -103,15 +103,17 @@ def repeatability(kodak: Path, n_images: int, runs: int, warmup: int, repeats: i
 
 
 def main() -> None:
-    here = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kodak", type=Path, default=here.parent / "shared" / "datasets" / "kodak")
+    parser.add_argument("--kodak", type=Path, default=None, help="default: gcbench's kodak dataset")
     parser.add_argument("--blocks", type=int, default=9, help="alternating blocks for the overhead (default 9)")
     parser.add_argument("--images", type=int, default=4, help="Kodak images for the repeatability runs")
     parser.add_argument("--runs", type=int, default=5, help="repeated timing runs (default 5)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
+    from gcbench.data.datasets import load_dataset  # $GCBENCH_DATA/kodak, the cache, or a verified download
+
+    args.kodak = args.kodak or load_dataset("kodak").root
     # other processes on the machine are the main source of spread: say how busy it was
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} logical cores")
     overhead(args.kodak, args.blocks)
