@@ -283,6 +283,7 @@ def weighted_means(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The percentile interval of bootstrap ``samples`` at ``confidence`` (NaN with fewer than 2 finite ones)."""
     samples = np.asarray(samples, dtype=float)
     samples = samples[np.isfinite(samples)]
     if samples.size < 2:

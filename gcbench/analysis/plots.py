@@ -75,6 +75,7 @@ def _curves(source: Any, psnr_cap: float | None = None) -> pd.DataFrame:
 
 
 def series_colours(names: Sequence[str]) -> dict[str, Any]:
+    """One colour per curve name, the same in every panel."""
     plt = _pyplot()
     cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
     return {name: cmap(i % cmap.N) for i, name in enumerate(names)}
@@ -188,7 +189,8 @@ def rd_figure(source: Any, columns: list[str] | None = None, title: str | None =
         _axis_title(col, ax)
         ax.set_title(_panel_title(col), fontsize=10)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # a panel whose only points are infinite has no curve
+            ax.legend(fontsize=7)
     if references:
         lines = [f"[published] {r.name}: {r.provenance}" for r in references]
         fig.text(0.01, -0.01, "\n".join(textwrap.fill(line, 160) for line in lines), fontsize=7, va="top")

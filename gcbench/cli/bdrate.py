@@ -9,6 +9,7 @@ from gcbench.core import defaults
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``gcbench bdrate`` and its options."""
     from gcbench.cli.rate_options import add_rate_options
 
     p = sub.add_parser("bdrate", help="BD-rate / BD-metric table against an anchor codec", description=__doc__)
@@ -31,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Run ``gcbench bdrate`` with parsed ``args``; the exit code."""
     from gcbench.analysis.bjontegaard import bd_curves_table
     from gcbench.results.views import to_markdown, write_table
 

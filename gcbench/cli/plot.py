@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``gcbench plot`` and its options."""
     from gcbench.cli.rate_options import add_rate_options
 
     p = sub.add_parser("plot", help="RD plot of a results folder", description=__doc__)
@@ -22,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Run ``gcbench plot`` with parsed ``args``; the exit code."""
     from gcbench.analysis.plots import plot_rd
     from gcbench.analysis.references import load_references
 

@@ -8,6 +8,7 @@ from gcbench.core import defaults
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``gcbench report`` and its options."""
     from gcbench.cli.rate_options import add_rate_options
 
     p = sub.add_parser("report", help="self-contained HTML + Markdown report of results folders", description=__doc__)
@@ -35,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Run ``gcbench report`` with parsed ``args``; the exit code."""
     from gcbench.analysis.references import load_references, parse_rename
     from gcbench.report.document import ReportConfig, build_report
 

@@ -7,6 +7,7 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``gcbench table`` and its options."""
     from gcbench.cli.rate_options import add_rate_options
 
     p = sub.add_parser("table", help="summary or per-image table of a results folder", description=__doc__)
@@ -21,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Run ``gcbench table`` with parsed ``args``; the exit code."""
     import io
 
     from gcbench.core.errors import ConfigError

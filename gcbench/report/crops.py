@@ -48,6 +48,7 @@ class CropSet:
 
 
 def png_bytes(array: np.ndarray) -> bytes:
+    """The PNG file of an image array (what the report embeds)."""
     from PIL import Image
 
     buf = io.BytesIO()

@@ -150,6 +150,7 @@ def _html_crops(cs: CropSet) -> str:
 
 
 def render_html(title: str, meta: str, sections: list[Section]) -> str:
+    """The self-contained HTML page of the sections (images inline, no script, no link)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -182,6 +183,7 @@ def render_html(title: str, meta: str, sections: list[Section]) -> str:
 
 
 def render_markdown(title: str, meta: str, sections: list[Section], files_dir: Path, md_path: Path) -> str:
+    """The Markdown twin of the sections; its images are written into ``files_dir``."""
     rel = files_dir.name
     if files_dir.is_dir():  # images of an earlier version of this report
         for pattern in ("rd.png", "per_image.png", "dp*.png", "crop*.png"):

@@ -125,5 +125,6 @@ def flags_column(column: str) -> str | None:
 
 
 def metric_kind(column: str) -> str | None:
+    """The kind (pair, noref, set, task) of the metric that writes ``column``; None when no metric declares it."""
     owner = column_owners().get(column)
     return None if owner is None else str(owner[1].kind)

@@ -485,8 +485,3 @@ def _selections_v1(path: Path) -> list[dict[str, Any]]:
         raise StoreError(f"{path}: version {data.get('version')!r}, this gcbench imports version 1; "
                          "move it away to open the folder (a run searches the selections again)")
     return list(data.get("selections", []))
-
-
-def open_results(folder: str | Path) -> ResultStore:
-    """The store of an existing results folder (GcbenchError when there is none)."""
-    return ResultStore(folder, create=False)

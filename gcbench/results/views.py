@@ -122,6 +122,7 @@ def sort_rows(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
+    """The numeric metric columns of a per-image or summary table (not keys, rates, counts or times)."""
     skip = set(TASK_COLUMNS) | set(RATIO_COLUMNS) | {"metric_errors", "codec_versions", "key", "n_images", "n_failed",
                                                      "flags"}
     return [c for c in df.columns if c not in skip and not c.endswith("_n") and df[c].dtype.kind in "fiu"]
@@ -177,6 +178,7 @@ FORMATS = ("csv", "md", "parquet", "tex")
 
 
 def write_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
+    """Export ``df`` atomically as CSV, Parquet, Markdown or LaTeX (``fmt``, or the suffix of ``path``)."""
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
     if fmt == "markdown":

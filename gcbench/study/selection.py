@@ -203,6 +203,7 @@ def select(
 
 
 def open_store(results: str | Path) -> Any:
+    """The store of an existing results folder (GcbenchError when there is none)."""
     from gcbench.results.store import ResultStore
 
     return ResultStore(results, create=False)
