@@ -114,6 +114,14 @@ def hand_aom(d: Path, rgb: np.ndarray) -> tuple[bytes, np.ndarray]:
     return (d / "o.obu").read_bytes(), colour.yuv_to_rgb(colour.read_yuv(d / "r.yuv", h, w, fmt), fmt)
 
 
+def hand_ffmpeg_jpeg2000(d: Path, rgb: np.ndarray) -> tuple[bytes, np.ndarray]:
+    Image.fromarray(rgb).save(d / "in.png")
+    sh("ffmpeg", "-loglevel", "panic", "-y", "-i", d / "in.png", "-vcodec", "jpeg2000", "-pix_fmt", "yuv444p",
+       "-c:v", "libopenjpeg", "-compression_level", "20", d / "o.jp2")
+    sh("ffmpeg", "-loglevel", "panic", "-y", "-i", d / "o.jp2", d / "r.png")
+    return (d / "o.jp2").read_bytes(), read_pillow(d / "r.png")
+
+
 # codec → (mid setting, option overrides that keep the test quick, by-hand run)
 DEBIAN: dict[str, tuple[object, dict, Callable[[Path, np.ndarray], tuple[bytes, np.ndarray]]]] = {
     "cjxl": (2.5, {}, hand_cjxl),
@@ -124,6 +132,7 @@ DEBIAN: dict[str, tuple[object, dict, Callable[[Path, np.ndarray], tuple[bytes, 
     "ffmpeg-x265": (32, {"params": {"preset": "medium"}}, hand_x265),
     "ffmpeg-svtav1": (35, {"params": {"preset": 8}}, hand_svtav1),
     "aom-av1": (32, {"params": {"cpu_used": 6}}, hand_aom),
+    "ffmpeg-jpeg2000": (20, {}, hand_ffmpeg_jpeg2000),
 }
 
 
