@@ -5,6 +5,9 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
+from gcbench.analysis.bundled_references import list_references  # noqa: F401 - gcbench ls references
+from gcbench.recipes.registry import list_recipes  # noqa: F401 - gcbench ls recipes
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -14,6 +17,7 @@ def _settings_text(settings: tuple[Any, ...]) -> str:
 
 
 def list_codecs(pattern: str | None = None) -> pd.DataFrame:
+    """Every registered codec: adapter, rate parameter, default settings, availability here."""
     import pandas as pd
 
     from gcbench.codecs.registry import codecs
@@ -34,6 +38,7 @@ def list_codecs(pattern: str | None = None) -> pd.DataFrame:
 
 
 def list_metrics(pattern: str | None = None) -> pd.DataFrame:
+    """Every registered metric (and metric family): kind, columns with their direction, library, availability."""
     import pandas as pd
 
     from gcbench.metrics.registry import metrics

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "study": "gcbench.cli.study",
     "weights": "gcbench.cli.weights",
     "datasets": "gcbench.cli.datasets",
+    "reproduce": "gcbench.cli.reproduce",
 }
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
@@ -40,6 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``gcbench`` parser with every subcommand of :data:`COMMANDS`."""
     parser = _Parser(
         prog="gcbench",
         description="Rate–distortion–perception benchmarks for generative and classical image codecs.",
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gcbench ARGV``; the exit code (library errors become a message and 2)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -20,6 +20,7 @@ def _setting_pair(text: str) -> tuple[str, str]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``gcbench study export`` and ``gcbench study analyze``."""
     p = sub.add_parser("study", help="blind pairwise human studies: export forms, analyse answers", description=__doc__)
     actions = p.add_subparsers(dest="study_command", metavar="ACTION", parser_class=type(p))
     actions.required = True
@@ -83,6 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def export_config(args: argparse.Namespace) -> ExportConfig:
+    """The :class:`ExportConfig` the ``export`` arguments describe (settings from NAME@SETTING and --setting)."""
     from gcbench.core.settings import split_codec_arg
     from gcbench.study.export import DEFAULT_INSTRUCTIONS, DEFAULT_TITLE, ExportConfig
 
@@ -115,6 +117,7 @@ def export_config(args: argparse.Namespace) -> ExportConfig:
 
 
 def main_export(args: argparse.Namespace) -> int:
+    """Run ``gcbench study export``: one call of :func:`gcbench.study.export.export_study`."""
     from gcbench.study.export import export_study
 
     report = export_study(export_config(args))
@@ -123,6 +126,7 @@ def main_export(args: argparse.Namespace) -> int:
 
 
 def main_analyze(args: argparse.Namespace) -> int:
+    """Run ``gcbench study analyze``: check the answers files against the key and score the codecs."""
     from gcbench.study.analyze import AnalysisConfig, analyze_study
 
     report = analyze_study(AnalysisConfig(
