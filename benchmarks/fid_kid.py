@@ -85,8 +85,9 @@ def classic(originals, recons, weights: str, device: str, work: Path) -> tuple[f
 
 
 def gcbench_route(originals, recons, weights: str | None, device: str) -> tuple[float, float, dict, int]:
-    from gcbench.results.features import load_array, reference_path, save_array
+    from gcbench.core.arrays import load_array, save_array
     from gcbench.data.images import pixel_hash
+    from gcbench.execution.reference_features import ReferenceCache, reference_path
     from gcbench.metrics import distribution
     from gcbench.metrics.base import ImageContext
     from gcbench.metrics.distribution import FID, KID
@@ -94,6 +95,8 @@ def gcbench_route(originals, recons, weights: str | None, device: str) -> tuple[
     distribution._RECENT.clear()  # nothing carried over from a previous run in this process
 
     fid, kid = FID(device=device, inception_weights=weights), KID(device=device, inception_weights=weights)
+    for metric in (fid, kid):  # as the run's workers do: the metrics see the reference cache
+        metric.use_references(ReferenceCache(metric.reference_identity()))
     _sync(device)
     t0, c0 = time.perf_counter(), _cpu()
     features, references, n = [], [], 0

@@ -5,6 +5,7 @@ gcbench reads a copy the user has::
 
     ROOT/leftImg8bit/val/<city>/<city>_<seq>_<frame>_leftImg8bit.png          the images
     ROOT/gtFine/val/<city>/<city>_<seq>_<frame>_gtFine_labelTrainIds.png      the labels
+    ROOT/gtFine/val/<city>/<city>_<seq>_<frame>_gtFine_instanceIds.png        the instances (iIoU)
 
 ``labelTrainIds`` maps the 19 evaluated classes to 0…18 and everything else to 255 (ignored);
 the official archives ship only ``*_labelIds.png``, from which cityscapesScripts'
@@ -16,7 +17,14 @@ writes them. ROOT is ``--data-root``, else ``$GCBENCH_DATA/cityscapes``, else
 split PSPNet's published mIoU is measured on). A task metric finds the label of an image from
 the image's own path (:func:`label_path`): the last ``leftImg8bit`` folder becomes ``gtFine`` and
 the suffix ``_leftImg8bit.png`` becomes ``_gtFine_labelTrainIds.png``; so it also works for a
-folder inside the layout given as a plain dataset path.
+folder inside the layout given as a plain dataset path. The instance map beside it
+(``*_gtFine_instanceIds.png``, shipped in the official archive: ``labelId × 1000 + k`` on the
+pixels of instance ``k``) is what cityscapesScripts' instance-weighted iIoU reads; without it
+only the iIoU is left out.
+
+The tables below are cityscapesScripts' (``helpers/labels.py`` and ``avgClassSize`` of
+``evaluation/evalPixelLevelSemanticLabeling.py``) for the 19 evaluated classes, which the tests
+check against the installed package.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ LABELS = "gtFine"
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelTrainIds.png"
 RAW_LABEL_SUFFIX = "_gtFine_labelIds.png"
+INSTANCE_SUFFIX = "_gtFine_instanceIds.png"
 SPLITS = {"train": 2975, "val": 500, "test": 1525}
 IGNORE_INDEX = 255
 URL = "https://www.cityscapes-dataset.com/"
@@ -44,9 +53,25 @@ GET_IT = (f"Register at {URL}, download leftImg8bit_trainvaltest.zip and gtFine_
           "into ROOT, create the labelTrainIds files with cityscapesScripts' createTrainIdLabelImgs, and pass "
           "--data-root ROOT (or put ROOT at $GCBENCH_DATA/cityscapes)")
 
+#: the 19 evaluated classes in train-id order: (name, labelId, category)
+EVALUATED = (("road", 7, "flat"), ("sidewalk", 8, "flat"), ("building", 11, "construction"),
+             ("wall", 12, "construction"), ("fence", 13, "construction"), ("pole", 17, "object"),
+             ("traffic light", 19, "object"), ("traffic sign", 20, "object"), ("vegetation", 21, "nature"),
+             ("terrain", 22, "nature"), ("sky", 23, "sky"), ("person", 24, "human"), ("rider", 25, "human"),
+             ("car", 26, "vehicle"), ("truck", 27, "vehicle"), ("bus", 28, "vehicle"), ("train", 31, "vehicle"),
+             ("motorcycle", 32, "vehicle"), ("bicycle", 33, "vehicle"))
+#: the categories with an evaluated class, in cityscapesScripts' order ("void" has none)
+CATEGORIES = ("flat", "construction", "object", "nature", "sky", "human", "vehicle")
+#: average instance size (pixels) of each evaluated class with instances: iIoU weighs an
+#: instance's pixels by this over its own size (cityscapesScripts' avgClassSize)
+AVG_CLASS_SIZE = {"person": 3462.4756337644, "rider": 3930.4788056518, "car": 12794.0202738185,
+                  "truck": 27855.1264367816, "bus": 35732.1511111111, "train": 67583.7075812274,
+                  "motorcycle": 6298.7200839748, "bicycle": 4672.3249222261}
+#: instance ids above this are ``labelId * 1000 + k`` (smaller values are a label id alone)
+INSTANCE_BASE = 1000
 
-def label_path(image_path: str | Path) -> Path:
-    """The ``labelTrainIds`` file of a Cityscapes image, from the image's path."""
+
+def _ground_truth_path(image_path: str | Path, suffix: str) -> Path:
     path = Path(image_path)
     parts = list(path.parts)
     if not path.name.endswith(IMAGE_SUFFIX) or IMAGES not in parts[:-1]:
@@ -55,8 +80,18 @@ def label_path(image_path: str | Path) -> Path:
             "Cityscapes labels (--dataset cityscapes --data-root ROOT); 'miou-pseudo' needs none")
     i = len(parts) - 2 - parts[-2::-1].index(IMAGES)  # the last leftImg8bit folder
     parts[i] = LABELS
-    parts[-1] = path.name[: -len(IMAGE_SUFFIX)] + LABEL_SUFFIX
+    parts[-1] = path.name[: -len(IMAGE_SUFFIX)] + suffix
     return Path(*parts)
+
+
+def label_path(image_path: str | Path) -> Path:
+    """The ``labelTrainIds`` file of a Cityscapes image, from the image's path."""
+    return _ground_truth_path(image_path, LABEL_SUFFIX)
+
+
+def instance_path(image_path: str | Path) -> Path:
+    """The ``instanceIds`` file of a Cityscapes image, from the image's path."""
+    return _ground_truth_path(image_path, INSTANCE_SUFFIX)
 
 
 def read_label(image_path: str | Path, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -77,8 +112,28 @@ def read_label(image_path: str | Path, shape: tuple[int, int] | None = None) -> 
         raise MetricError(f"{path}: label values above 255")
     label = label.astype(np.uint8)
     if shape is not None and label.shape != tuple(shape):
-        raise MetricError(f"{path} is {label.shape[1]}×{label.shape[0]}, its image is {shape[1]}×{shape[0]}")
+        raise MetricError(f"{path} is {label.shape[1]}×{label.shape[0]}, its image is {shape[1]}×{shape[0]} "
+                          "(for images made smaller than their labels, score at the labels' resolution: "
+                          "--metric-option miou.score_at=label)")
     return label
+
+
+def read_instances(image_path: str | Path, shape: tuple[int, int] | None = None) -> np.ndarray | None:
+    """The instance map (H×W int32, ``labelId × 1000 + k``) of a Cityscapes image; None when the
+    file is not there. ``shape`` is checked when given (the label map's)."""
+    from PIL import Image
+
+    path = instance_path(image_path)
+    if not path.is_file():
+        return None
+    with Image.open(path) as im:
+        if im.mode not in ("L", "P", "I", "I;16"):
+            raise MetricError(f"{path}: an instanceIds file is a one-channel image, this one is {im.mode}")
+        instances = np.asarray(im).astype(np.int32)
+    if shape is not None and instances.shape != tuple(shape):
+        raise MetricError(f"{path} is {instances.shape[1]}×{instances.shape[0]}, its label map is "
+                          f"{shape[1]}×{shape[0]}")
+    return instances
 
 
 def find_root(root: str | Path | None) -> Path:

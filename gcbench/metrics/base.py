@@ -23,6 +23,7 @@ import numpy as np
 
 from gcbench.core.availability import OK, Availability
 from gcbench.core.errors import PluginError
+from gcbench.metrics.set_inputs import NO_REFERENCES, FeatureSet, ReferenceFeatures
 
 Kind = Literal["pair", "noref", "set", "task"]
 KINDS = ("pair", "noref", "set", "task")
@@ -173,12 +174,20 @@ class SetMetric(Metric):
 
     1. ``item_features`` runs in the worker for every (codec, setting, image) and returns an
        array (Inception features of the patches, a confusion matrix …), stored per task.
-    2. ``reference_features`` runs once per original image and is cached on disk under a key
-       of ``reference_identity()`` and the image content (None when there is no reference).
-    3. ``finalize`` combines all item and reference arrays of one (codec, setting).
+    2. ``reference_features`` runs once per original image; the run caches it under a key
+       of ``reference_identity()`` and the image content (None when there is no reference)
+       and hands the cache back through ``use_references`` (metrics never read cache paths).
+    3. ``finalize`` combines all item and reference arrays of one (codec, setting), given as
+       :class:`~gcbench.metrics.set_inputs.FeatureSet` s read from disk one array at a time.
     """
 
     kind: ClassVar[Kind] = "set"
+    #: reference features already computed, by image content (the run sets it: ``use_references``)
+    references: ReferenceFeatures = NO_REFERENCES
+
+    def use_references(self, references: ReferenceFeatures) -> None:
+        """Where this metric finds reference features already computed (called by the run)."""
+        self.references = references
 
     @abstractmethod
     def item_features(self, original: np.ndarray, reconstruction: np.ndarray, context: ImageContext) -> np.ndarray:
@@ -193,5 +202,5 @@ class SetMetric(Metric):
         return self.identity()
 
     @abstractmethod
-    def finalize(self, features: list[np.ndarray], references: list[np.ndarray]) -> SetResult:
-        """The metric's values for one (codec, setting)."""
+    def finalize(self, features: FeatureSet | list[np.ndarray], references: FeatureSet | list[np.ndarray]) -> SetResult:
+        """The metric's values for one (codec, setting) (plain lists of arrays are accepted too)."""

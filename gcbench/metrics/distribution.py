@@ -8,11 +8,21 @@ directions when both sides are at least ``size + shift`` (256 and 128 by default
 
 Features are torch-fidelity's ``inception-v3-compat`` 2048-d pool features (the network of the
 original TensorFlow FID). Each (codec, setting) accumulates the features of its reconstructions'
-patches; the originals' features are computed once per image and cached by the set stage under
-``reference_identity()``, a hash of the extractor, its weights and the protocol. FID and KID
-are computed from the features with torch-fidelity's own functions, so the values equal its
-``calculate_metrics`` on folders of the same patches. KID's subset size is min(n, 1000) so small
-sets give a value (flagged) instead of an error.
+patches; the originals' features are computed once per image and cached by the run under
+``reference_identity()``, a hash of the extractor, its weights and the protocol (the run hands
+the cache back through ``use_references``). The values equal torch-fidelity's
+``calculate_metrics`` on folders of the same patches, in memory bounded whatever the number of
+patches (features arrive as feature sets read one image at a time):
+
+- FID from streamed statistics: a running sum and sum of outer products in float64 (shifted by
+  the first rows' mean, against cancellation), chunk by chunk, give the mean and covariance
+  that torch-fidelity's ``fid_features_to_statistics`` computes from all features at once;
+  torch-fidelity's ``fid_statistics_to_metric`` turns them into FID.
+- KID: torch-fidelity's ``kid_features_to_metric`` loop (its 100 subsets drawn from its seeded
+  generator, its kernel and MMD estimator), each subset's rows read by index from disk instead
+  of from all features in memory. Subset size min(n, 1000), so small sets give a value instead
+  of an error; below 1,000 patches (or when both sets have exactly the subset size) every
+  subset of the smaller set is the whole set, so ``kid_std`` is left empty (NaN) and flagged.
 
 Results from fewer than 2,048 patches carry a flag: FID and KID are biased at small n, and
 Kodak's 192 patches are not comparable with CLIC's thousands.
@@ -35,6 +45,7 @@ import numpy as np
 from gcbench.core.availability import Availability, require_modules
 from gcbench.core.errors import ConfigError, MetricError
 from gcbench.metrics.base import Column, ImageContext, SetMetric, SetResult
+from gcbench.metrics.set_inputs import FeatureSet, as_feature_set
 
 WEIGHTS_ENTRY = "inception-fid"
 FEATURE_LAYER = "2048"
@@ -145,6 +156,64 @@ def _digest(image: np.ndarray) -> str:
     return h.hexdigest()
 
 
+class FeatureStatistics:
+    """Mean and covariance of feature rows added chunk by chunk, in float64 (bounded memory).
+
+    Rows are shifted by the first chunk's mean before the sums: the covariance is
+    (Σ dᵀd − s sᵀ/n)/(n − 1) with d = x − shift and s = Σ d, which loses far less to
+    cancellation than Σ xᵀx − n μμᵀ when features have a large mean.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.shift: np.ndarray | None = None
+        self.sum: np.ndarray | None = None
+        self.outer: np.ndarray | None = None
+
+    def add(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.float64)
+        if not len(rows):
+            return
+        if self.shift is None:
+            self.shift = rows.mean(axis=0)
+            self.sum = np.zeros_like(self.shift)
+            self.outer = np.zeros((len(self.shift), len(self.shift)))
+        d = rows - self.shift
+        self.n += len(rows)
+        self.sum += d.sum(axis=0)
+        self.outer += d.T @ d
+
+    def mean(self) -> np.ndarray:
+        assert self.shift is not None and self.sum is not None
+        return self.shift + self.sum / self.n
+
+    def covariance(self) -> np.ndarray:
+        """The unbiased covariance (``np.cov``'s, as torch-fidelity's statistics use)."""
+        assert self.sum is not None and self.outer is not None
+        return (self.outer - np.outer(self.sum, self.sum) / self.n) / (self.n - 1)
+
+
+STATISTICS_CHUNK = 2048  # rows per float64 outer-product update: 32 MB for 2048-d features
+
+
+def streamed_statistics(features: Any, chunk_rows: int = STATISTICS_CHUNK) -> FeatureStatistics:
+    """:class:`FeatureStatistics` of a feature set, read one array at a time, added in chunks of rows."""
+    stats = FeatureStatistics()
+    pending: list[np.ndarray] = []
+    n_pending = 0
+    for array in as_feature_set(features):
+        for start in range(0, len(array), chunk_rows):
+            part = np.asarray(array[start:start + chunk_rows], dtype=np.float32)
+            pending.append(part)
+            n_pending += len(part)
+            if n_pending >= chunk_rows:
+                stats.add(np.concatenate(pending))
+                pending, n_pending = [], 0
+    if pending:
+        stats.add(np.concatenate(pending))
+    return stats
+
+
 class _PatchInceptionMetric(SetMetric):
     library = "torch-fidelity"
     uses_device = True
@@ -229,10 +298,7 @@ class _PatchInceptionMetric(SetMetric):
     def _reference_missing(self, original: np.ndarray, context: ImageContext | None) -> bool:
         if context is None:
             return False
-        from gcbench.results.features import reference_path
-
-        return (self._key(original) not in _RECENT
-                and not reference_path(self.reference_identity(), context.sha256).is_file())
+        return self._key(original) not in _RECENT and context.sha256 not in self.references
 
     def item_features(self, original: np.ndarray, reconstruction: np.ndarray, context: ImageContext) -> np.ndarray:
         if self._reference_missing(original, context):
@@ -252,76 +318,92 @@ class _PatchInceptionMetric(SetMetric):
             flags.append(f"NOT the published Inception: {self._override.label}")
         return flags
 
-    @staticmethod
-    def _stack(arrays: list[np.ndarray], what: str) -> np.ndarray:
-        if not arrays:
-            raise MetricError(f"no {what} features to compute from")
-        return np.concatenate([np.asarray(a, dtype=np.float32) for a in arrays], axis=0)
-
-    def finalize(self, features: list[np.ndarray], references: list[np.ndarray]) -> SetResult:
-        recon = self._stack(features, "reconstruction")
-        ref = self._stack(references, "original")
-        if len(recon) < 2 or len(ref) < 2:
-            raise MetricError(f"{len(recon)} reconstruction and {len(ref)} original patches: at least 2 each are needed")
+    def finalize(self, features: Any, references: Any) -> SetResult:
+        recon, ref = as_feature_set(features), as_feature_set(references)
+        for what, fs in (("reconstruction", recon), ("original", ref)):
+            if not len(fs):
+                raise MetricError(f"no {what} features to compute from")
+        n_recon, n_ref = recon.n_rows(), ref.n_rows()
+        if n_recon < 2 or n_ref < 2:
+            raise MetricError(f"{n_recon} reconstruction and {n_ref} original patches: at least 2 each are needed")
         values, extra = self._values(recon, ref)
-        return SetResult(values=values, n_items=len(recon), flags=self._flags(len(recon)) + extra)
+        return SetResult(values=values, n_items=n_recon, flags=self._flags(n_recon) + extra)
 
-    def _values(self, recon: np.ndarray, ref: np.ndarray) -> tuple[dict[str, float], list[str]]:
+    def _values(self, recon: FeatureSet, ref: FeatureSet) -> tuple[dict[str, float], list[str]]:
         raise NotImplementedError
 
 
-def fid_from_features(recon: np.ndarray, ref: np.ndarray) -> float:
-    """torch-fidelity's FID between two feature sets (its statistics and its formula)."""
-    import torch
-    from torch_fidelity.metric_fid import (
-        KEY_METRIC_FID,
-        fid_features_to_statistics,
-        fid_statistics_to_metric,
-    )
+def fid_from_statistics(recon: FeatureStatistics, ref: FeatureStatistics) -> float:
+    """torch-fidelity's FID formula on streamed statistics."""
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
 
-    s1 = fid_features_to_statistics(torch.from_numpy(recon))
-    s2 = fid_features_to_statistics(torch.from_numpy(ref))
+    s1 = {"mu": recon.mean(), "sigma": recon.covariance()}
+    s2 = {"mu": ref.mean(), "sigma": ref.covariance()}
     return float(fid_statistics_to_metric(s1, s2, verbose=False)[KEY_METRIC_FID])
+
+
+def fid_from_features(recon: Any, ref: Any) -> float:
+    """FID between two feature sets (arrays or lists of arrays too), from streamed statistics."""
+    return fid_from_statistics(streamed_statistics(recon), streamed_statistics(ref))
 
 
 def kid_subset_size(n_recon: int, n_ref: int) -> int:
     return min(n_recon, n_ref, KID_MAX_SUBSET)
 
 
-def kid_from_features(recon: np.ndarray, ref: np.ndarray) -> tuple[float, float, int]:
+def kid_from_features(recon: Any, ref: Any) -> tuple[float, float, int]:
     """torch-fidelity's KID (its defaults: 100 subsets, cubic kernel, seed 2020) with subset
-    size min(n, 1000); returns (mean, std, subset size)."""
-    import torch
-    from torch_fidelity.defaults import DEFAULTS
-    from torch_fidelity.metric_kid import (
-        KEY_METRIC_KID_MEAN,
-        KEY_METRIC_KID_STD,
-        kid_features_to_metric,
-    )
+    size min(n, 1000); returns (mean, std, subset size).
 
-    size = kid_subset_size(len(recon), len(ref))
+    The loop is torch-fidelity's ``kid_features_to_metric`` (same generator, same draws, same
+    ``kernel_mmd``), with each subset's rows read from the feature sets by index, so only two
+    subsets are in memory at a time.
+    """
+    from torch_fidelity.defaults import DEFAULTS
+    from torch_fidelity.metric_kid import kernel_mmd
+
+    recon, ref = as_feature_set(recon), as_feature_set(ref)
+    n_recon, n_ref = recon.n_rows(), ref.n_rows()
+    size = kid_subset_size(n_recon, n_ref)
     kwargs = {k: v for k, v in DEFAULTS.items() if k.startswith("kid_") or k == "rng_seed"}
     kwargs.update(kid_subset_size=size, verbose=False)
-    out = kid_features_to_metric(torch.from_numpy(recon), torch.from_numpy(ref), **kwargs)
-    return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD]), size
+    rng = np.random.RandomState(kwargs["rng_seed"])
+    mmds = np.zeros(kwargs["kid_subsets"])
+    for i in range(len(mmds)):
+        f1 = np.asarray(recon.take(rng.choice(n_recon, size, replace=False)), dtype=np.float32)
+        f2 = np.asarray(ref.take(rng.choice(n_ref, size, replace=False)), dtype=np.float32)
+        mmds[i] = kernel_mmd(f1, f2, **kwargs)
+    return float(np.mean(mmds)), float(np.std(mmds)), size
+
+
+def kid_std_flag(size: int, n_recon: int, n_ref: int) -> str | None:
+    """Why ``kid_std`` is left empty, or None when it means something: the subsets of the smaller
+    set are all that whole set (fewer than 1,000 patches, or both sets exactly the subset size)."""
+    if size < KID_MAX_SUBSET:
+        return (f"KID subset size {size} (fewer than {KID_MAX_SUBSET} patches): every subset is the whole set, "
+                "kid_std left empty")
+    if n_recon == n_ref == size:
+        return f"KID over exactly {size} patches: every subset is the whole set, kid_std left empty"
+    return None
 
 
 class FID(_PatchInceptionMetric):
     name = "fid"
     columns = (Column("fid", higher_is_better=False, label="FID", minimum=0.0),)
 
-    def _values(self, recon: np.ndarray, ref: np.ndarray) -> tuple[dict[str, float], list[str]]:
+    def _values(self, recon: FeatureSet, ref: FeatureSet) -> tuple[dict[str, float], list[str]]:
         return {"fid": fid_from_features(recon, ref)}, []
 
 
 class KID(_PatchInceptionMetric):
     name = "kid"
+    implementation_version = 2  # 2: kid_std left empty where every subset is the whole set
     columns = (
         Column("kid", higher_is_better=False, label="KID"),
         Column("kid_std", higher_is_better=False, label="KID std", axis=False),
     )
 
-    def _values(self, recon: np.ndarray, ref: np.ndarray) -> tuple[dict[str, float], list[str]]:
+    def _values(self, recon: FeatureSet, ref: FeatureSet) -> tuple[dict[str, float], list[str]]:
         mean, std, size = kid_from_features(recon, ref)
-        extra = [] if size == KID_MAX_SUBSET else [f"KID subset size {size} (fewer than {KID_MAX_SUBSET} patches)"]
-        return {"kid": mean, "kid_std": std}, extra
+        why = kid_std_flag(size, recon.n_rows(), ref.n_rows())
+        return {"kid": mean, "kid_std": float("nan") if why else std}, [why] if why else []

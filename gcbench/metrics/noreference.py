@@ -141,7 +141,7 @@ class NIQE(NoRefMetric):
 
     def _original_score(self, original: np.ndarray) -> float:
         from gcbench.core.resources import cache_dir
-        from gcbench.results.features import load_array, save_array
+        from gcbench.core.arrays import load_array, save_array
 
         h = hashlib.sha256(np.ascontiguousarray(original).tobytes())
         h.update(json.dumps([original.shape, self.identity()]).encode())

@@ -25,7 +25,7 @@ from gcbench.metrics.semantic import CLASSES, CityscapesMIoU, PseudoLabelMIoU, c
 from gcbench.metrics.registry import get_metric
 from gcbench.results.store import ResultStore
 from gcbench.results.views import per_image, set_table
-from test_cityscapes import make_cityscapes
+from test_cityscapes import cityscapes_scripts_scores, make_cityscapes
 
 SIZE = (32, 64)  # H, W
 SCALE = "[64,32]"  # W, H: inference at the images' own size
@@ -97,8 +97,10 @@ def test_counts_equal_mmsegmentations_intersect_and_union(rng: np.random.Generat
         for ours, ref in zip(total_areas(confusion(pred, label)), theirs, strict=True):
             assert np.array_equal(ours, ref.numpy().astype(np.int64))
     metric = CityscapesMIoU(random_init=True)
-    result = metric.finalize([confusion(p, lab) for p, lab in zip(preds, labels, strict=True)], [])
-    assert result.n_items == 4
+    no_instances = np.full((4, 19), np.nan)  # these labels come without instance maps: no iIoU
+    result = metric.finalize([np.concatenate([confusion(p, lab), no_instances])
+                              for p, lab in zip(preds, labels, strict=True)], [])
+    assert result.n_items == 4 and np.isnan(result.values["iiou"])
     _assert_equals_mmseg(result.values, "", preds, labels)
     assert np.isnan(result.values["iou_bicycle"])  # class 18: in no label and never predicted
     assert result.values["iou_fence"] == 0.0  # class 4: in labels, never predicted
@@ -115,9 +117,9 @@ def test_scores_by_hand() -> None:
 # -- end to end -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def standin_model():
-    """mmsegmentation's own PSPNet from the same config, with the same stand-in weights (seed 0)."""
+def _standin(scale: tuple[int, int]):
+    """mmsegmentation's own PSPNet from the same config, with the same stand-in weights (seed 0),
+    inference at ``scale`` (W, H)."""
     from mmengine import Config
     from mmengine.model import revert_sync_batchnorm
 
@@ -128,7 +130,7 @@ def standin_model():
     from mmseg.apis import inference_model, init_model
 
     cfg = Config.fromfile(str(config_file()))
-    cfg.test_pipeline[1]["scale"] = (SIZE[1], SIZE[0])
+    cfg.test_pipeline[1]["scale"] = scale
     model = revert_sync_batchnorm(init_model(cfg, None, device="cpu"))
     he_normal_(model, 0)
 
@@ -136,6 +138,33 @@ def standin_model():
         return inference_model(model, np.ascontiguousarray(rgb[..., ::-1])).pred_sem_seg.data[0].numpy()
 
     return segment
+
+
+@pytest.fixture(scope="module")
+def standin_model():
+    return _standin((SIZE[1], SIZE[0]))
+
+
+def _ground_truth(root: Path, names: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(labelIds, instanceIds) of images, from the instance maps (labelId × 1000 + k, or labelId)."""
+    instances = [np.asarray(Image.open(root / "gtFine" / "val" / n.replace("_leftImg8bit.png", "_gtFine_instanceIds.png")),
+                            dtype=np.int32) for n in names]
+    return [np.where(i >= 1000, i // 1000, i).astype(np.uint8) for i in instances], instances
+
+
+def _assert_equals_cityscapes_scripts(values: dict, folder: Path, preds: list[np.ndarray], root: Path,
+                                      names: list[str]) -> None:
+    from gcbench.metrics.cityscapes_eval import INSTANCE_CATEGORIES, INSTANCE_CLASSES
+
+    label_ids, instances = _ground_truth(root, names)
+    theirs = cityscapes_scripts_scores(folder, [p.astype(np.uint8) for p in preds], label_ids, instances)
+    pairs = [(values["iiou"], theirs["averageScoreInstClasses"]), (values["miou_cat"], theirs["averageScoreCategories"]),
+             (values["iiou_cat"], theirs["averageScoreInstCategories"]), (values["miou"], theirs["averageScoreClasses"])]
+    pairs += [(values[f"iiou_{c}"], theirs["classInstScores"][c]) for c in INSTANCE_CLASSES]
+    pairs += [(values[f"iiou_cat_{c}"], theirs["categoryInstScores"][c]) for c in INSTANCE_CATEGORIES]
+    ours, ref = np.array(pairs, dtype=np.float64).T
+    np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-12, equal_nan=True)
+    assert np.isfinite(ours).sum() >= 4  # not all empty
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +207,8 @@ def test_run_on_cityscapes_equals_mmsegmentation(cityscapes_run, standin_model) 
         preds = [standin_model(recons[n]) for n in names]
         row = sets.loc[(codec, "miou")]
         _assert_equals_mmseg(row.to_dict(), "", preds, [labels[n] for n in names])
+        # iIoU and category scores: cityscapesScripts' evaluation on the same predictions
+        _assert_equals_cityscapes_scripts(row.to_dict(), out.parent / f"cs-{codec}", preds, root, names)
         pseudo = [standin_model(originals[n]) for n in names]
         _assert_equals_mmseg(sets.loc[(codec, "miou-pseudo")].to_dict(), "_pseudo", preds, pseudo)
     # a lossless codec keeps PSPNet's segmentation of the original exactly; a lossy one does not
@@ -187,7 +218,8 @@ def test_run_on_cityscapes_equals_mmsegmentation(cityscapes_run, standin_model) 
 
 
 def test_pseudo_labels_are_cached_per_original_and_reused(cityscapes_run, standin_model) -> None:
-    from gcbench.results.features import load_array, reference_path
+    from gcbench.core.arrays import load_array
+    from gcbench.execution.reference_features import reference_path
     from gcbench.metrics.semantic import decode_map
 
     root, out = cityscapes_run
@@ -332,3 +364,38 @@ def test_summary_has_per_class_columns(cityscapes_run) -> None:
     table = summary_table(out)
     assert {"miou", "miou_pseudo", "iou_road", "iou_pseudo_traffic_light", "miou_n", "miou_pseudo_flags"} <= set(table.columns)
     assert isinstance(table, pd.DataFrame) and len(table) == 2
+
+
+@pytest.mark.slow
+def test_score_at_label_upsamples_predictions_to_the_labels(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Images half the labels' size (a 1024×512 generator's inputs): PSPNet segments each
+    reconstruction at its size, the map is upsampled ×2 nearest and scored against the full labels."""
+    root = tmp_path_factory.mktemp("cityscapes-half")
+    half = (SIZE[0] // 2, SIZE[1] // 2)
+    make_cityscapes(root, cities={"ulm": 2}, size=SIZE, image_size=half, seed=4)
+    out = root.parent / (root.name + "-out")
+    scale = f"[{half[1]},{half[0]}]"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GCBENCH_CACHE", str(root.parent / "cache-half"))
+        mp.setenv("GCBENCH_OFFLINE", "1")
+        code = main(["run", "--codec", "jpeg@20", "--dataset", "cityscapes", "--data-root", str(root), "--metric", "miou",
+                     "--metric-option", "miou.random_init=true", "--metric-option", f"miou.test_scale={scale}",
+                     "--metric-option", "miou.score_at=label", "--out", str(out), "--no-progress", "--no-outputs"])
+    assert code == 0
+    row = set_table(out).iloc[0]
+    assert row["status"] == "ok" and "scored at the labels' resolution" in row["flags"]
+    segment = _standin((half[1], half[0]))
+    recons = _reconstructions(out, "jpeg")
+    names = sorted(recons)
+    preds = [np.repeat(np.repeat(segment(recons[n]), 2, axis=0), 2, axis=1) for n in names]  # every pixel ×2
+    labels = [np.asarray(Image.open(root / "gtFine" / "val" / n.replace("_leftImg8bit.png", "_gtFine_labelTrainIds.png")))
+              for n in names]
+    assert all(p.shape == lab.shape == SIZE for p, lab in zip(preds, labels, strict=True))
+    _assert_equals_mmseg(row.to_dict(), "", preds, labels)
+    _assert_equals_cityscapes_scripts(row.to_dict(), out.parent / "cs-half", preds, root, names)
+    # without the option the sizes disagree: a clear error naming it
+    code = main(["run", "--codec", "jpeg@20", "--dataset", "cityscapes", "--data-root", str(root), "--metric", "miou",
+                 "--metric-option", "miou.random_init=true", "--metric-option", f"miou.test_scale={scale}",
+                 "--out", str(out.parent / "plain"), "--no-progress", "--no-outputs"])
+    assert code == 1
+    assert "miou.score_at=label" in per_image(out.parent / "plain")["metric_errors"].iloc[0]
