@@ -61,18 +61,22 @@ def archive_from_table(table: dict[str, Any], origin: str) -> Archive:
     )
 
 
+def _matches(name: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(name.removeprefix("./"), pattern)  # some archives name members ./folder/…
+
+
 def _wanted(name: str, members: tuple[str, ...]) -> bool:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts:
         raise DatasetError(f"archive member {name!r} would be written outside the dataset folder; refused")
-    return not members or any(fnmatch.fnmatchcase(name, m) for m in members)
+    return not members or any(_matches(name, m) for m in members)
 
 
 def check_openable(path: Path, archive: Archive) -> None:
     """For an archive without a published checksum: it opens and holds members of each expected pattern."""
     names = _names(path)
     for pattern in archive.members:
-        if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+        if not any(_matches(n, pattern) for n in names):
             raise DatasetError(f"{archive.file}: no member matches {pattern} (is it the right archive?)")
 
 

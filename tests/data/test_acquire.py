@@ -78,7 +78,7 @@ def write_manifest(folder: Path, name: str, images: str, count: int, archives: l
         f"expected_images = {count}\n{extra}\n" + "\n".join(archives))
 
 
-TAR = {f"set/a{i}.png": _png(i) for i in range(3)}
+TAR = {f"./set/a{i}.png": _png(i) for i in range(3)} | {"./other/skipped.png": _png(9)}  # tar's "./" names
 ZIP = {f"set/b{i}.png": _png(10 + i) for i in range(2)} | {"README.txt": b"not an image"}
 
 
@@ -88,7 +88,7 @@ def test_two_archives_downloaded_verified_and_extracted(manifests: Path, tmp_pat
         srv.files |= {"/a.tar.gz": tar, "/b.zip": zf}
         srv.cut_once.add("/a.tar.gz")  # a flaky network on the way: resumed within the call
         write_manifest(manifests, "toy", "**/*.png", 5, [
-            _archive_table("a.tar.gz", srv.url("/a.tar.gz"), tar, into='"tar"'),
+            _archive_table("a.tar.gz", srv.url("/a.tar.gz"), tar, into='"tar"', members='["set/*"]'),
             _archive_table("b.zip", srv.url("/b.zip"), zf, into='"zip"')])
         root = tmp_path / "data"
         assert main(["datasets", "download", "toy", "--root", str(root), "--quiet"]) == 0
@@ -96,7 +96,8 @@ def test_two_archives_downloaded_verified_and_extracted(manifests: Path, tmp_pat
     ds = load_dataset("toy", root=root / "toy")
     assert [r.name for r in ds.images] == ["tar/set/a0.png", "tar/set/a1.png", "tar/set/a2.png",
                                            "zip/set/b0.png", "zip/set/b1.png"]
-    assert (root / "toy" / "tar/set/a1.png").read_bytes() == TAR["set/a1.png"]
+    assert (root / "toy" / "tar/set/a1.png").read_bytes() == TAR["./set/a1.png"]
+    assert not (root / "toy" / "tar" / "other").exists()  # members outside the patterns stay in the archive
     assert not (root / "downloads" / "a.tar.gz").exists()  # fetched archives go once extracted
     assert download_dataset("toy", root).already_present
 
