@@ -81,6 +81,11 @@ def download_dataset(name: str, root: str | Path | None = None, *, archives_from
     target = data_root(root) / manifest.name
     if manifest.archives:
         return _from_archives(manifest, target, archives_from, keep_archives, progress)
+    if target.is_dir():
+        try:
+            return DatasetReport(manifest.name, target, len(verify(manifest, target)), already_present=True)
+        except DatasetError:
+            pass  # some files missing or damaged: fetch those
     if offline():
         raise DatasetError(f"downloads are off (GCBENCH_OFFLINE=1); {manifest.name} was not fetched")
     download_files(manifest, target, progress=progress)

@@ -60,7 +60,7 @@ def fetch(url: str, target: str | Path, *, sha256: str | None = None, size: int 
             check_file(target, name=target.name, sha256=sha256, size=size)
             return target
         except DatasetError:
-            target.unlink()  # a stale or damaged copy: fetch it again
+            pass  # a stale or damaged copy: fetched again, replaced only once the new one is verified
     target.parent.mkdir(parents=True, exist_ok=True)
     part = partial_path(target)
     resumed = part.exists()  # bytes from an earlier call: they may belong to an older file
