@@ -51,9 +51,9 @@ def test_gcbench_data_is_where_the_tests_find_kodak(tmp_path: Path, kodak_dir: P
 @pytest.mark.slow  # two pytest sessions in subprocesses
 def test_online_the_tests_download_kodak_once_checked_against_the_manifest(tmp_path: Path, kodak_dir: Path) -> None:
     """The kodak manifest's own hashes, its download URL pointed at a local copy of the files."""
-    import tomllib
+    from gcbench.core.tomlio import read_toml
 
-    manifest = tomllib.loads((REPO / "datasets" / "kodak.toml").read_text())
+    manifest = read_toml(REPO / "datasets" / "kodak.toml")
     folder = tmp_path / "manifests"
     folder.mkdir()
     with range_server() as srv:
