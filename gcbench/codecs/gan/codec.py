@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gcbench.codecs.gan import zoo
-from gcbench.codecs.gan.neuralcompression import msillm_weights
+from gcbench.codecs.gan.neuralcompression import msillm_weights, neuralcompression_payload_bytes
 from gcbench.codecs.learned.codec import LearnedCodec
 from gcbench.core.availability import Availability
 from gcbench.core.errors import CodecError, ConfigError
@@ -61,6 +61,14 @@ class GanCodec(LearnedCodec):
 
     def default_weights_identity(self) -> str:
         return "MS-ILLM published checkpoints" if self.weights_source == "msillm" else "none"
+
+    def payload_bytes(self, strings: list[list[bytes]], shape: Any, size: tuple[int, int],
+                      padded: tuple[int, int]) -> int:
+        """NeuralCompression's count (its evaluation pickles the HiFiC output) for architectures that
+        code a latent and a hyper-latent as HiFiC does; the strings alone for the others."""
+        if len(strings) == 2:
+            return neuralcompression_payload_bytes(strings[0], strings[1], size, padded)
+        return super().payload_bytes(strings, shape, size, padded)
 
     def build_model(self, setting: str) -> Any:
         try:

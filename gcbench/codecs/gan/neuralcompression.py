@@ -12,8 +12,10 @@ without the package.
 from __future__ import annotations
 
 import importlib.util
+import io
+import pickle
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from gcbench.codecs import container
 from gcbench.codecs.learned.checkpoints import read_state_dict
@@ -25,6 +27,57 @@ from gcbench.core.errors import CodecError, ConfigError, WeightsError
 _MSILLM_URL = "https://dl.fbaipublicfiles.com/NeuralCompression/2023-muckley-msillm/msillm_target_{}bpp.ckpt"
 # quality → target bpp of the published MS-ILLM models (NeuralCompression's zoo, Muckley et al. 2023)
 MSILLM_TARGETS = {1: "0.035", 2: "0.07", 3: "0.14", 4: "0.3", 5: "0.45", 6: "0.9"}
+
+
+# Where NeuralCompression defines the object its evaluation pickles (neuralcompression/_outputs/
+# _hyperprior_output.py); the pickle names it, so its length is part of the count.
+_NC_OUTPUT_MODULE = "neuralcompression._outputs._hyperprior_output"
+_NC_OUTPUT_CLASS = "HyperpriorCompressedOutput"
+# Python 3.8-3.13's default pickle protocol, which NeuralCompression's pickle.dump(obj, buffer) uses
+_NC_PICKLE_PROTOCOL = 4
+
+
+class _CompressedOutput(NamedTuple):
+    """NeuralCompression's ``HyperpriorCompressedOutput``: the same fields, in the same order."""
+
+    latent_strings: list[bytes]
+    hyper_latent_strings: list[bytes]
+    image_size: tuple[int, int]
+    padded_size: tuple[int, int]
+
+
+class _NamedAsNeuralCompression(pickle._Pickler):  # the Python pickler: its save_global can be overridden
+    def save_global(self, obj: Any, name: str | None = None) -> None:
+        if obj is not _CompressedOutput:
+            super().save_global(obj, name)
+            return
+        # what pickle writes for a class at protocol 4: module and name, STACK_GLOBAL, memoised
+        self.save(_NC_OUTPUT_MODULE)
+        self.save(_NC_OUTPUT_CLASS)
+        self.write(pickle.STACK_GLOBAL)
+        self.memoize(obj)
+
+
+def neuralcompression_payload_bytes(latent_strings: list[bytes], hyper_latent_strings: list[bytes],
+                                    image_size: tuple[int, int], padded_size: tuple[int, int]) -> int:
+    """What NeuralCompression's evaluation counts for one image (MS-ILLM's published rates).
+
+    ``projects/illm/eval_folder_example.py`` takes ``num_bytes = pickle_size_of(compressed)``,
+    ``compressed`` being the ``HyperpriorCompressedOutput`` that ``HiFiCAutoencoder.compress``
+    returns (latent strings, hyper-latent strings, image size, padded size), and
+    ``neuralcompression.metrics.pickle_size_of`` is ``len`` of ``pickle.dump(obj, BytesIO())``.
+    The same pickle is written here without importing NeuralCompression: the strings plus
+    about 120 bytes (121–124 on a Kodak image, more once a string passes 64 KiB and the pickle
+    gets another frame).
+    """
+    # two tuples even when the sizes are equal, as HiFiCAutoencoder.compress builds them (pickle
+    # would otherwise write the second as a 2-byte reference to the first)
+    compressed = _CompressedOutput([bytes(s) for s in latent_strings], [bytes(s) for s in hyper_latent_strings],
+                                   (int(image_size[0]), int(image_size[1])),
+                                   (int(padded_size[0]), int(padded_size[1])))
+    buffer = io.BytesIO()
+    _NamedAsNeuralCompression(buffer, protocol=_NC_PICKLE_PROTOCOL).dump(compressed)
+    return len(buffer.getbuffer())
 
 
 def neuralcompression_status() -> Availability:
@@ -108,6 +161,11 @@ class NeuralCompressionCodec(LearnedCodec):
     def after_load(self, model: Any) -> None:
         # NeuralCompression keeps the entropy models on the CPU and the transforms on the device
         model.update_tensor_devices("compress")
+
+    def payload_bytes(self, strings: list[list[bytes]], shape: Any, size: tuple[int, int],
+                      padded: tuple[int, int]) -> int:
+        """NeuralCompression's own count (:func:`neuralcompression_payload_bytes`)."""
+        return neuralcompression_payload_bytes(strings[0], strings[1], shape["image"], shape["padded"])
 
     def compress(self, model: Any, x: Any) -> tuple[list[list[bytes]], Any, float | None]:
         out = model.compress(x, force_cpu=False)
