@@ -159,6 +159,7 @@ def _encode(task: Task, codec: Codec, original: np.ndarray, rec: TaskRecord, shi
     if not isinstance(data, (bytes, bytearray)) or len(data) == 0:
         raise CodecError("encoder produced no bytes")
     rec.n_bytes = len(data)
+    rec.payload_bytes = encoded.payload_bytes  # the codec's own count (None: the file is the payload)
     pixels = original.shape[0] * original.shape[1]
     if encoded.bits_estimate is not None:
         rec.bpp, rec.bpp_kind = float(encoded.bits_estimate) / pixels, "estimated"

@@ -153,3 +153,28 @@ def test_classical_codecs_have_no_separate_payload(kodak_dir: Path) -> None:
     for name in ("jpeg", "cwebp"):
         out = get_codec(name).encode(rgb, 50)
         assert getattr(out, "payload_bytes", None) is None
+
+
+@pytest.mark.slow  # a learned model through a whole run on the CPU
+def test_a_run_stores_payload_bytes_beside_the_file(kodak_dir: Path, tmp_path: Path) -> None:
+    """The worker copies the codec's count into the row: bpp_payload for learned codecs, bpp for classical."""
+    from gcbench.execution.runner import RunConfig, run
+    from gcbench.results.views import per_image
+
+    folder = tmp_path / "img"
+    folder.mkdir()
+    Image.fromarray(_kodak(kodak_dir)[:128, :192]).save(folder / "crop.png")
+    out = tmp_path / "out"
+    report = run(RunConfig(codecs=["bmshj2018-factorized@1", "jpeg@50"], dataset=str(folder), out=out,
+                           metrics=["psnr"], codec_options={"bmshj2018-factorized": {"random_weights": True}},
+                           progress=False, write_outputs=False))
+    assert report.n_ok == 2
+    rows = per_image(out).set_index("codec")
+    learned, jpeg = rows.loc["bmshj2018-factorized"], rows.loc["jpeg"]
+    codec = get_codec("bmshj2018-factorized", random_weights=True)
+    expected = codec.encode(np.asarray(Image.open(folder / "crop.png").convert("RGB")), 1)
+    assert learned.payload_bytes == expected.payload_bytes and learned.n_bytes == len(expected.data)
+    assert learned.bpp_payload == pytest.approx(8 * expected.payload_bytes / (128 * 192), rel=1e-12)
+    assert learned.bpp_payload < learned.bpp
+    assert jpeg.payload_bytes is None or np.isnan(jpeg.payload_bytes)
+    assert jpeg.bpp_payload == jpeg.bpp
