@@ -18,7 +18,7 @@ GAP = "  "
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``gcbench ls``."""
     p = sub.add_parser("ls", help="list codecs, metrics or datasets", description=__doc__)
-    p.add_argument("what", choices=["codecs", "metrics", "datasets"])
+    p.add_argument("what", choices=["codecs", "metrics", "datasets", "references", "recipes"])
     p.add_argument("pattern", nargs="?", help="shell wildcard filter, e.g. 'jpeg*'")
     p.add_argument("--format", choices=["text", "md"], default="text",
                    help="text: an aligned table cut to the terminal's width (default); md: Markdown, nothing cut")
@@ -27,9 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Print the catalog's table for ``args.what``."""
-    from gcbench.catalog import list_codecs, list_datasets, list_metrics
+    from gcbench.catalog import list_codecs, list_datasets, list_metrics, list_recipes, list_references
 
-    table = {"codecs": list_codecs, "metrics": list_metrics, "datasets": list_datasets}[args.what](args.pattern)
+    table = {"codecs": list_codecs, "metrics": list_metrics, "datasets": list_datasets,
+             "references": list_references, "recipes": list_recipes}[args.what](args.pattern)
     if args.format == "md":
         from gcbench.results.views import to_markdown
 

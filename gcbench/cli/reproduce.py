@@ -1,0 +1,43 @@
+"""gcbench reproduce: run a recipe (a published table) and say point by point whether it held.
+
+Exit code: 0 every point within its tolerance, 1 a point off (or a task failed), 2 the recipe
+cannot run here (each missing codec, program, weight file, metric or dataset is named first).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reproduce", help="reproduce a published table from a recipe (gcbench ls recipes)",
+                       description=__doc__)
+    p.add_argument("recipe", help="a shipped recipe name (gcbench ls recipes) or a recipe .toml file")
+    p.add_argument("--out", help="results folder (default results/RECIPE); run again to resume")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--device", default="cpu", help="device of learned codecs and torch metrics")
+    p.add_argument("--data-root", help="folder holding the recipe's dataset")
+    p.add_argument("--binary", action="append", default=[], metavar="NAME=PATH",
+                   help="path of a codec program, e.g. bpgenc=/opt/libbpg/bpgenc (repeatable)")
+    p.add_argument("--codec-option", action="append", default=[], metavar="CODEC.KEY=VALUE",
+                   help="override a spec option of the recipe's codec (e.g. a checkpoint), repeatable")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from gcbench.cli.run import codec_overrides
+    from gcbench.codecs.external import parse_binary_args
+    from gcbench.recipes import reproduce
+    from gcbench.recipes.compare import readable
+    from gcbench.results.views import to_markdown
+
+    report = reproduce(args.recipe, args.out, jobs=args.jobs, device=args.device, data_root=args.data_root,
+                       binaries=parse_binary_args(args.binary), codec_options=codec_overrides(args.codec_option),
+                       progress=not args.quiet, argv=args.argv)
+    print(to_markdown(readable(report.table)))
+    print()
+    print(report.text())
+    for path in report.outputs:
+        print(f"wrote {path}")
+    return 0 if report.held else 1
