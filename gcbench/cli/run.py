@@ -84,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          f"{defaults.TARGET_MODE})")
     eq.add_argument("--bpp-tolerance", type=float, metavar="FRACTION",
                     help=f"a selection within this relative distance of its target is on target (default "
-                         f"{defaults.BPP_TOLERANCE:g} = {defaults.BPP_TOLERANCE:.0%})")
+                         f"{defaults.BPP_TOLERANCE:g}, i.e. {defaults.BPP_TOLERANCE * 100:g} %%)")
     eq.add_argument("--no-sweep", action="store_true", help="with --target-bpp: run only the targeted settings")
     p.set_defaults(func=main)
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from gcbench.cli import main as cli
+from gcbench.codecs.base import Codec
 from gcbench.codecs.spec import spec_from_dict
 from gcbench.core.errors import ConfigError
 from gcbench.execution.equal_bitrate import RateAxis, rate_axis, search_setting
@@ -183,3 +184,64 @@ def test_no_sweep_needs_a_target(tmp_path: Path, kodak_dir: Path, capsys: pytest
     assert cli(argv) == 2
     assert "--target-bpp" in capsys.readouterr().err
     assert cli(argv[:-1] + ["--target-bpp", "-0.2", "--max-images", "1", "--no-progress"]) == 2
+
+
+# -- non-monotone rate axes: the nearest setting, its distance, the tolerance --------------------
+
+class TableCodec(Codec):
+    """A codec whose bitstream of a 32×32 image is 128 × BPP[setting] bytes: bpp is not monotonic
+    in the setting (setting 4 spends more than 5). It decodes to mid-grey."""
+
+    BPP = {1: 1.0, 2: 2.0, 3: 3.0, 4: 5.0, 5: 4.2, 6: 6.0, 7: 7.0, 8: 8.0, 9: 9.0, 10: 10.0}
+
+    def encode(self, image, setting, side=None):
+        n = int(round(self.BPP[int(setting)] * image.shape[0] * image.shape[1] / 8))
+        return bytes([int(setting)]) + b"\0" * (n - 1)
+
+    def decode(self, data, size=None):
+        return np.full((*size, 3), 128, np.uint8)
+
+
+def test_short_non_monotone_axis_is_probed_everywhere() -> None:
+    bpp = TableCodec.BPP
+    axis = rate_axis(_spec([1, 10]))
+    # bisection would stop at the bracket (5, 6) and take 5 (4.2, −12.5 %); setting 4 is nearer (+4.2 %)
+    s, got, status, probes = search_setting(bpp.__getitem__, axis, 4.8, "nearest")
+    assert (s, got, status, len(probes)) == (4, 5.0, "ok", 10)
+    s, got, status, _ = search_setting(bpp.__getitem__, axis, 4.8, "under")
+    assert (s, got, status) == (5, 4.2, "off-target")  # the highest bpp under the target, 12.5 % off
+    s, got, status, _ = search_setting(bpp.__getitem__, axis, 4.8, "nearest", tolerance=0.02)
+    assert (s, status) == (4, "off-target")
+
+
+def test_long_non_monotone_axis_takes_the_bracket_s_neighbours() -> None:
+    table = {q: 0.02 * q + 0.003 for q in range(1, 101)}
+    target = 1.31
+    table[67] = target * 0.997  # a dip: setting 67 spends less than 66
+    measure, calls = _counting(table.__getitem__)
+    s, got, status, _ = search_setting(measure, rate_axis(_spec([1, 100])), target, "nearest")
+    nearest = min(table, key=lambda q: abs(table[q] - target))
+    # the bracketing pair is (65, 66); its neighbour 67 is the nearest of all 100 settings
+    assert nearest == 67 and s == 67 and status == "ok" and got == table[67]
+    assert 65 in calls and 66 in calls and len(set(calls)) <= math.ceil(math.log2(101)) + 2
+
+
+def test_selections_carry_their_distance_and_the_tolerance_decides(tmp_path: Path, specs: Path, image_folder,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    (specs / "table.toml").write_text('adapter = "test_equal_bitrate:TableCodec"\nrate_param = "q"\n'
+                                      "settings = [1, 10]\nrate_increases_with_setting = true\n")
+    data = image_folder(1, (32, 32))
+    argv = ["run", "--codec", "table", "--dataset", str(data), "--metric", "psnr", "--no-progress", "--no-sweep",
+            "--target-bpp", "4.8", "--target-bpp", "2.1"]
+    assert cli(argv + ["--out", str(tmp_path / "a")]) == 0
+    table = pd.read_csv(tmp_path / "a" / "equal_bitrate.csv").set_index("target_bpp")
+    assert table.loc[4.8, "setting"] == 4 and table.loc[4.8, "bpp"] == 5.0  # the nearest, found and run
+    assert table.loc[4.8, "rel_distance"] == pytest.approx(0.2 / 4.8) and table.loc[4.8, "status"] == "ok"
+    assert table.loc[2.1, "setting"] == 2 and table.loc[2.1, "rel_distance"] == pytest.approx(-0.1 / 2.1)
+    assert table.loc[2.1, "status"] == "ok" and bool(table.loc[2.1, "on_target"])
+    assert cli(argv + ["--out", str(tmp_path / "b"), "--bpp-tolerance", "0.045"]) == 0
+    table = pd.read_csv(tmp_path / "b" / "equal_bitrate.csv").set_index("target_bpp")
+    assert table.loc[4.8, "status"] == "ok" and table.loc[2.1, "status"] == "off-target"  # −4.8 % > 4.5 %
+    assert not bool(table.loc[2.1, "on_target"])
+    summary = pd.read_csv(tmp_path / "b" / "equal_bitrate_summary.csv").set_index("target_bpp")
+    assert summary.loc[2.1, "n_off_target"] == 1 and summary.loc[4.8, "n_off_target"] == 0
