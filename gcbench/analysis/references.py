@@ -49,6 +49,7 @@ class ReferenceCurve:
 
     @property
     def provenance(self) -> str:
+        """Source, dataset, file name and hash, for notes under plots and in reports."""
         where = f"{Path(self.file).name} (sha256 {self.file_sha256[:12]})" if self.file else "in memory"
         dataset = f", dataset {self.dataset}" if self.dataset else ""
         return f"{self.source}{dataset}; file {where}"

@@ -10,6 +10,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``gcbench reproduce``."""
     p = sub.add_parser("reproduce", help="reproduce a published table from a recipe (gcbench ls recipes)",
                        description=__doc__)
     p.add_argument("recipe", help="a shipped recipe name (gcbench ls recipes) or a recipe .toml file")
@@ -26,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Run the recipe, print the comparison; 0 held, 1 a point off (2 comes from the error raised before any work)."""
     from gcbench.cli.run import codec_overrides
     from gcbench.codecs.external import parse_binary_args
     from gcbench.recipes import reproduce

@@ -209,7 +209,8 @@ def check_points(recipe: Recipe) -> None:
         where = f"{recipe.file or recipe.name} ({entry.codec})"
         curves = load_references(entry.reference)
         if len(curves) != 1:
-            raise ConfigError(f"{where}: {entry.reference} holds {len(curves)} curves; a recipe codec compares with one")
+            raise ConfigError(f"{where}: {entry.reference} holds {len(curves)} curves; "
+                              "a recipe codec compares with one")
         curve = curves[0]
         if len(curve.points) != len(entry.settings):
             raise ConfigError(f"{where}: {len(entry.settings)} settings for the {len(curve.points)} published "
