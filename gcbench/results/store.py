@@ -438,8 +438,8 @@ class ResultStore:
                 c.execute("DELETE FROM timing_samples WHERE dataset=? AND codec=? AND setting=?", cell)
             for r in rows:
                 c.execute('INSERT INTO timing_samples(dataset, codec, setting, image, "row", created) VALUES(?,?,?,?,?,?)',
-                          (str(r["dataset"]), str(r["codec"]), str(r["setting"]), str(r.get("image", "")), _json(r),
-                           now))
+                          (str(r["dataset"]), str(r["codec"]), str(r["setting"]), str(r.get("image", "")),
+                           json.dumps(r, default=str), now))  # keys in the row's own order: the table's columns
 
     def timing_samples(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Timed repeats in the order stored (one dict per row, as ``gcbench timing`` wrote it)."""

@@ -266,3 +266,40 @@ def test_report_errors(results, tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert cli(["bdrate", str(out), "--anchor", "jpeg", "--metric", "psnr", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("dataset,anchor,series,metric,method") and len(lines) == 3
+
+
+def test_report_opens_with_plots_bd_and_crops_before_the_long_tables(report: Path) -> None:
+    text = report.read_text(encoding="utf-8")
+    order = [text.index(f'<section id="{ident}">') for ident in
+             ("plots", "bd", "crops", "equal-bitrate", "summary", "ci", "timing", "provenance")]
+    assert order == sorted(order)
+    first_table = text.index("<table")
+    assert text.index('<section id="plots">') < text.index("<img") < text.index('<section id="bd">') < first_table
+    md = report.with_suffix(".md").read_text(encoding="utf-8")
+    assert md.index("## Plots") < md.index("## Bjøntegaard deltas") < md.index("## Summary")
+
+
+def test_set_metrics_record_the_images_they_combined(results) -> None:
+    from gcbench.results.views import set_table
+
+    from gcbench.results.views import per_image
+
+    out, _ = results
+    sets = set_table(out).set_index(["codec", "setting"])
+    ok = per_image(out).query("status == 'ok'").groupby(["codec", "setting"]).size()
+    assert sets["n_images"].to_dict() == ok.to_dict() and set(ok) == {1, 2}  # targeted settings: one image
+    assert (sets["n_images"] == sets["n_items"]).all()  # this metric's items are its images
+
+
+def test_report_config_carries_the_options(results, tmp_path: Path) -> None:
+    from gcbench.report.document import ReportConfig, build_report
+
+    out, _ = results
+    path = tmp_path / "payload.html"
+    build_report([out], path, ReportConfig(bootstrap=0, crops=False, markdown=False, rate="bpp_payload",
+                                           psnr_cap=60.0, title="payload rate"))
+    text = path.read_text(encoding="utf-8")
+    assert "<title>payload rate</title>" in text and "rate: bpp_payload" in text
+    assert "bpp_payload range used" in text and "psnr_capped" in text
+    with pytest.raises(Exception, match="--confidence"):
+        build_report([out], path, ReportConfig(confidence=1.5))
