@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import count_tasks
+from PIL import Image
 
 from gcbench.cli import main
 from gcbench.codecs.pillow import PillowCodec
@@ -25,6 +26,7 @@ from gcbench.execution.executors import make_executor
 from gcbench.metrics.base import Column, SetMetric, SetResult
 from gcbench.execution.runner import RunConfig, run
 from gcbench.results.views import per_image, set_table
+from test_variable_rate import GainCodec
 
 TESTS = Path(__file__).resolve().parent
 TABLE = ["codec", "setting", "image", "status", "n_bytes", "bpp", "bpp_kind", "psnr", "ms_ssim", "ms_ssim_db"]
@@ -64,9 +66,28 @@ class HistogramSet(SetMetric):
 
     def finalize(self, features, references):
         levels = np.arange(256)
-        f, r = np.sum(features, axis=0), np.sum(references, axis=0)
+        f, r = sum(np.asarray(a) for a in features), sum(np.asarray(a) for a in references)  # FeatureSets iterate
         return SetResult({"test_mad": float(levels @ f / f.sum()), "test_ref_mean": float(levels @ r / r.sum())},
                          n_items=len(features))
+
+
+class GatedGainCodec(GainCodec):
+    """The side-input gain codec whose ``prepare`` waits for ``options.gate`` to exist: the test
+    moves the driver's files away first, so the worker must have received everything by value."""
+
+    def prepare(self):
+        gate = Path(self.spec.options["gate"])
+        deadline = time.time() + 120
+        while not gate.exists():
+            if time.time() > deadline:
+                raise TimeoutError(f"{gate} never appeared")
+            time.sleep(0.02)
+
+
+class GatedPng(PillowCodec):
+    """Lossless PNG with the same gate."""
+
+    prepare = GatedGainCodec.prepare
 
 
 def register_test_metric() -> None:
@@ -298,3 +319,84 @@ def test_cli_options_reach_the_executor() -> None:
     args = build_parser().parse_args(["run", "--codec", "jpeg", "--dataset", "sample", "--out", "x"])
     args.argv = []
     assert config_from_args(args).executor == "local" and config_from_args(args).executor_options == {}
+
+
+# -- a worker that cannot see the driver's files --------------------------------------------------
+
+
+def _move_away_at_first_wait(monkeypatch: pytest.MonkeyPatch, folder: Path, gate: Path) -> list[Path]:
+    """When the driver first waits for results (every task submitted, every input read), rename
+    ``folder`` and open the gate: from then on the driver's files are not where the tasks say."""
+    import ray
+
+    real_wait = ray.wait
+    moved: list[Path] = []
+
+    def wait(*args, **kw):
+        if not moved:
+            moved.append(folder.rename(folder.with_name(folder.name + "-moved")))
+            gate.touch()
+        return real_wait(*args, **kw)
+
+    monkeypatch.setattr(ray, "wait", wait)
+    return moved
+
+
+def test_masks_reach_workers_by_value(ray_address: str, tmp_path: Path, image_folder, specs: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = tmp_path / "gate"
+    (specs / "gated.toml").write_text(
+        'adapter = "test_ray_executor:GatedGainCodec"\nrate_param = "gain"\nsettings = [2.0]\n'
+        f'rate_increases_with_setting = true\n[options]\ngate = "{gate}"\n')
+    data = image_folder(2, (32, 48))
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    roi = np.zeros((32, 48), np.uint8)
+    roi[:16] = 255
+    for i in range(2):
+        Image.fromarray(roi).save(masks / f"img{i:02d}.png")
+    metrics = ["psnr", "roi-psnr"]
+    gate.touch()
+    local = _run(data, tmp_path / "local", ["gated@2.0"], metrics, jobs=1, masks=str(masks))
+    gate.unlink()
+    moved = _move_away_at_first_wait(monkeypatch, masks, gate)
+    remote = _run(data, tmp_path / "ray", ["gated@2.0"], metrics, executor="ray", threads=1, masks=str(masks))
+    assert moved and not masks.exists()
+    assert not local.failed and not remote.failed, per_image(tmp_path / "ray")[["status", "error", "metric_errors"]]
+    cols = ["key", "codec", "setting", "image", "status", "n_bytes", "bpp", "psnr", "psnr_in", "psnr_out"]
+    # encoded with the mask (4× finer step in the RoI) and measured with it, under the same keys
+    table = _table(tmp_path / "ray", cols)
+    assert (table["psnr_in"] - table["psnr_out"] > 9.0).all()
+    pd.testing.assert_frame_equal(table, _table(tmp_path / "local", cols), check_exact=True)
+
+
+@pytest.mark.slow
+def test_cityscapes_labels_reach_workers_by_value(ray_address: str, tmp_path: Path, specs: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_cityscapes import make_cityscapes
+
+    gate = tmp_path / "gate"
+    (specs / "gatedpng.toml").write_text(f'base = "png"\nadapter = "test_ray_executor:GatedPng"\n'
+                                         f'[options]\ngate = "{gate}"\n')
+    root = tmp_path / "cityscapes"
+    make_cityscapes(root, cities={"aachen": 2}, size=(32, 64))
+    options = {"miou": {"random_init": True, "test_scale": [64, 32]}}
+    kw = {"metric_options": options, "data_root": str(root)}
+    gate.touch()
+    local = _run(Path("cityscapes"), tmp_path / "local", ["gatedpng"], ["miou"], jobs=1, **kw)
+    gate.unlink()
+    moved = _move_away_at_first_wait(monkeypatch, root / "gtFine", gate)
+    remote = _run(Path("cityscapes"), tmp_path / "ray", ["gatedpng"], ["miou"], executor="ray", threads=1, **kw)
+    assert moved and not (root / "gtFine").exists()
+    assert not local.failed and not remote.failed, set_table(tmp_path / "ray")
+    cols = ["codec", "setting", "metric", "status", "n_items", "miou", "aacc"]
+    theirs, ours = set_table(tmp_path / "local")[cols], set_table(tmp_path / "ray")[cols]
+    assert (ours["status"] == "ok").all() and (ours["n_items"] == 2).all()
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
+    # a label the driver cannot read either fails the metric with the driver's message (the folder
+    # inside the layout, given as a plain dataset, is not checked for labels up front)
+    moved[0].rename(tmp_path / "gone")
+    _run(root / "leftImg8bit" / "val", tmp_path / "nolabels", ["gatedpng"], ["miou"], executor="ray", threads=1,
+         metric_options=options)
+    errors = per_image(tmp_path / "nolabels")["metric_errors"]
+    assert errors.str.contains("no label for").all()
