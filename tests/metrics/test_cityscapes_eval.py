@@ -75,6 +75,7 @@ def test_ious_iious_and_categories_equal_cityscapesscripts(tmp_path: Path, seed:
     assert same(ours["iiou"], theirs["averageScoreInstClasses"])
     assert same(ours["miou_cat"], theirs["averageScoreCategories"])
     assert same(ours["iiou_cat"], theirs["averageScoreInstCategories"])
+    assert set(ours) == {c.name for c in CityscapesMIoU.columns}  # every declared column, nothing else
     # the weighting matters: iIoU is not the plain IoU of the instance classes
     assert any(abs(ours[f"iiou_{n}"] - ours[f"iou_{n}"]) > 1e-3 for n in INSTANCE_CLASSES)
 
