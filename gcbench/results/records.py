@@ -32,8 +32,8 @@ class MetricOutcome:
 
 
 @dataclass
-class TaskRecord:
-    """Everything stored for one (codec, setting, image)."""
+class TaskIdentity:
+    """Which (codec, setting, image) a task is, and whether it succeeded."""
 
     key: str
     codec: str
@@ -46,6 +46,12 @@ class TaskRecord:
     height: int
     width: int
     status: str  # "ok" or "error"
+
+
+@dataclass
+class TaskRecord(TaskIdentity):
+    """Everything stored for one (codec, setting, image)."""
+
     error_stage: str | None = None
     error: str | None = None
     n_bytes: int | None = None
@@ -70,7 +76,8 @@ class TaskRecord:
 
 # -- read back --------------------------------------------------------------------------------
 
-def _loads(text: str | None, default: Any) -> Any:
+def loads_or(text: str | None, default: Any) -> Any:
+    """Stored JSON text parsed, or ``default`` when there is none or it does not parse."""
     if not text:
         return default
     try:
@@ -109,7 +116,7 @@ class RunConfigRecord:
     @classmethod
     def parse(cls, text: str | None) -> RunConfigRecord:
         """The record of a stored config (empty for a run that recorded none)."""
-        raw = _loads(text, {})
+        raw = loads_or(text, {})
         if not isinstance(raw, dict):
             raw = {}
         return cls(
@@ -173,22 +180,11 @@ class ImageRecord:
     run_id: int | None
 
 
-@dataclass(frozen=True)
-class StoredTask:
+@dataclass
+class StoredTask(TaskIdentity):
     """One stored (codec, setting, image) result."""
 
-    key: str
     run_id: int | None
-    codec: str
-    setting: str
-    setting_value: float | None
-    rate_param: str
-    dataset: str
-    image: str
-    image_sha256: str
-    height: int
-    width: int
-    status: str
     error_stage: str | None
     error: str | None
     n_bytes: int | None

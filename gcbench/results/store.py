@@ -48,6 +48,7 @@ from gcbench.results.records import (  # noqa: F401 - TaskRecord/MetricOutcome: 
     decode_values,
     encode_values,
     latest,
+    loads_or,
 )
 
 SCHEMA_VERSION = 2
@@ -96,15 +97,6 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, allow_nan=True)
-
-
-def _loads(text: str | None, default: Any) -> Any:
-    if not text:
-        return default
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return default
 
 
 def _is_corruption(exc: BaseException) -> bool:
@@ -261,9 +253,9 @@ class ResultStore:
     def runs(self) -> list[RunRecord]:
         """Every run of the folder, oldest first, its configuration parsed."""
         return [RunRecord(run_id=int(r["run_id"]), started=r["started"], finished=r["finished"],
-                          argv=_loads(r["argv"], None), config=RunConfigRecord.parse(r["config"]),
-                          gcbench_version=r["gcbench_version"] or "", hardware=_loads(r["hardware"], {}),
-                          status=r["status"] or "", summary=_loads(r["summary"], {}))
+                          argv=loads_or(r["argv"], None), config=RunConfigRecord.parse(r["config"]),
+                          gcbench_version=r["gcbench_version"] or "", hardware=loads_or(r["hardware"], {}),
+                          status=r["status"] or "", summary=loads_or(r["summary"], {}))
                 for r in self._rows("SELECT * FROM runs ORDER BY run_id")]
 
     def metric_versions(self) -> list[tuple[int, str, dict[str, str]]]:
@@ -271,7 +263,7 @@ class ResultStore:
         rows = self._rows(
             "SELECT t.run_id AS run_id, m.metric AS metric, m.versions AS versions FROM metric_results m "
             "JOIN tasks t ON t.key = m.task_key GROUP BY t.run_id, m.metric, m.versions")
-        return [(r["run_id"], r["metric"], _loads(r["versions"], {})) for r in rows]
+        return [(r["run_id"], r["metric"], loads_or(r["versions"], {})) for r in rows]
 
     # -- images ----------------------------------------------------------------------------
     def record_image(self, dataset: str, name: str, path: str, *, sha256: str | None, height: int | None,
@@ -287,7 +279,7 @@ class ResultStore:
     def images(self) -> list[ImageRecord]:
         """Every dataset file any run saw."""
         return [ImageRecord(dataset=r["dataset"], name=r["name"], path=r["path"], image_sha256=r["image_sha256"],
-                            height=r["height"], width=r["width"], conversions=_loads(r["conversions"], []),
+                            height=r["height"], width=r["width"], conversions=loads_or(r["conversions"], []),
                             status=r["status"], error=r["error"], run_id=r["run_id"])
                 for r in self._rows("SELECT * FROM images")]
 
@@ -371,7 +363,7 @@ class ResultStore:
     def metric_values(self) -> list[MetricValue]:
         """Every stored per-task metric value (or error), oldest first."""
         return [MetricValue(task_key=r["task_key"], metric=r["metric"], metric_id=r["metric_id"], status=r["status"],
-                            values=decode_values(r["values"]), error=r["error"], versions=_loads(r["versions"], {}),
+                            values=decode_values(r["values"]), error=r["error"], versions=loads_or(r["versions"], {}),
                             created=r["created"])
                 for r in self._rows('SELECT * FROM metric_results ORDER BY created, rowid')]
 
@@ -399,7 +391,7 @@ class ResultStore:
         rows = [SetMetricValue(key=r["key"], codec=r["codec"], setting=r["setting"], setting_value=r["setting_value"],
                                dataset=r["dataset"], metric=r["metric"], metric_id=r["metric_id"], status=r["status"],
                                values=decode_values(r["values"]), n_items=r["n_items"], error=r["error"],
-                               flags=_loads(r["flags"], []), versions=_loads(r["versions"], {}), created=r["created"],
+                               flags=loads_or(r["flags"], []), versions=loads_or(r["versions"], {}), created=r["created"],
                                n_images=r["n_images"])
                 for r in self._rows("SELECT * FROM set_metrics ORDER BY created, rowid")]
         return latest(rows, lambda s: (s.dataset, s.codec, s.setting, s.metric))
@@ -467,7 +459,7 @@ def _stored_task(r: dict[str, Any]) -> StoredTask:
         height=r["height"], width=r["width"], status=r["status"], error_stage=r["error_stage"], error=r["error"],
         n_bytes=r["n_bytes"], bpp=r["bpp"], bpp_kind=r["bpp_kind"], encode_s=r["encode_s"], decode_s=r["decode_s"],
         timing_kind=r["timing_kind"], bitstream=r["bitstream"], codec_spec_hash=r["codec_spec_hash"] or "",
-        codec_versions=_loads(r["codec_versions"], {}), provenance=_loads(r["provenance"], {}), created=r["created"],
+        codec_versions=loads_or(r["codec_versions"], {}), provenance=loads_or(r["provenance"], {}), created=r["created"],
         payload_bytes=r.get("payload_bytes"),
     )
 
