@@ -122,6 +122,7 @@ def _round(x: np.ndarray, maximum: int) -> np.ndarray:
 
 
 def quantize_luma(e: np.ndarray, bit_depth: int, range_: str) -> np.ndarray:
+    """Luma E'Y in [0, 1] to integer codes of ``bit_depth`` bits, full or limited (16–235) range."""
     top = (1 << bit_depth) - 1
     if range_ == "full":
         return _round(top * e, top)
@@ -129,6 +130,7 @@ def quantize_luma(e: np.ndarray, bit_depth: int, range_: str) -> np.ndarray:
 
 
 def quantize_chroma(e: np.ndarray, bit_depth: int, range_: str) -> np.ndarray:
+    """Chroma E'Cb/E'Cr in [-0.5, 0.5] to integer codes, full or limited (16–240) range."""
     top = (1 << bit_depth) - 1
     if range_ == "full":
         return _round(top * e + (1 << (bit_depth - 1)), top)
@@ -136,6 +138,7 @@ def quantize_chroma(e: np.ndarray, bit_depth: int, range_: str) -> np.ndarray:
 
 
 def dequantize_luma(codes: np.ndarray, bit_depth: int, range_: str) -> np.ndarray:
+    """Luma codes back to E'Y (float64; the inverse of :func:`quantize_luma` before rounding)."""
     c = np.asarray(codes, dtype=np.float64)
     if range_ == "full":
         return c / ((1 << bit_depth) - 1)
@@ -143,6 +146,7 @@ def dequantize_luma(codes: np.ndarray, bit_depth: int, range_: str) -> np.ndarra
 
 
 def dequantize_chroma(codes: np.ndarray, bit_depth: int, range_: str) -> np.ndarray:
+    """Chroma codes back to E'Cb/E'Cr (float64; the inverse of :func:`quantize_chroma` before rounding)."""
     c = np.asarray(codes, dtype=np.float64)
     if range_ == "full":
         return (c - (1 << (bit_depth - 1))) / ((1 << bit_depth) - 1)
@@ -178,6 +182,7 @@ def _up2(c: np.ndarray, axis: int) -> np.ndarray:
 
 
 def upsample_420(c: np.ndarray) -> np.ndarray:
+    """A 4:2:0 chroma plane back to full size, both directions."""
     return _up2(_up2(c, 0), 1)
 
 
@@ -225,6 +230,7 @@ def rgb_to_ycbcr(rgb: np.ndarray, matrix: str = "bt709", range_: str = "full", b
 
 
 def ycbcr_to_rgb(codes: np.ndarray, matrix: str = "bt709", range_: str = "full", bit_depth: int = 8) -> np.ndarray:
+    """H×W×3 Y'CbCr 4:4:4 codes to RGB uint8 (the inverse of :func:`rgb_to_ycbcr`)."""
     codes = np.asarray(codes)
     planes = (codes[..., 0], codes[..., 1], codes[..., 2])
     return yuv_to_rgb(planes, YuvFormat("444", bit_depth, matrix, range_))
@@ -239,6 +245,7 @@ def _plane_bytes(planes: Planes, fmt: YuvFormat) -> bytes:
 
 
 def write_yuv(path: str | Path, planes: Planes, fmt: YuvFormat) -> None:
+    """Planar raw YUV (Y, then Cb, then Cr; little-endian 16-bit words above 8 bits)."""
     Path(path).write_bytes(_plane_bytes(planes, fmt))
 
 
@@ -266,6 +273,7 @@ _Y4M_CHROMA = {"444": "444", "420": "420jpeg"}
 
 
 def write_y4m(path: str | Path, planes: Planes, fmt: YuvFormat) -> None:
+    """One YUV4MPEG2 frame whose header says size, chroma format, bit depth and range."""
     h, w = planes[0].shape
     tag = _Y4M_CHROMA[fmt.chroma] if fmt.bit_depth == 8 else f"{fmt.chroma}p{fmt.bit_depth}"
     colour_range = "FULL" if fmt.range == "full" else "LIMITED"
@@ -328,6 +336,7 @@ def read_y4m(path: str | Path, matrix: str, range_: str) -> tuple[Planes, Y4mHea
 
 
 def write_ppm(path: str | Path, rgb: np.ndarray) -> None:
+    """A binary 8-bit PPM (P6)."""
     h, w = rgb.shape[:2]
     Path(path).write_bytes(f"P6\n{w} {h}\n255\n".encode("ascii") + np.ascontiguousarray(rgb, dtype=np.uint8).tobytes())
 
@@ -365,6 +374,7 @@ def read_ppm(path: str | Path) -> np.ndarray:
 
 
 def write_png(path: str | Path, rgb: np.ndarray) -> None:
+    """An RGB PNG, written quickly (zlib level 1)."""
     from PIL import Image
 
     # compress_level 1: the file is read once by the encoder; its size does not matter

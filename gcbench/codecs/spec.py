@@ -210,6 +210,7 @@ def check_default_settings(spec: CodecSpec, where: str) -> None:
 
 
 def adapter_class(spec: CodecSpec) -> type:
+    """The adapter class a spec names: a registry name, or ``module:Class`` checked to be a Codec."""
     from gcbench.codecs.registry import adapters
     from gcbench.core.registry import import_target
 
@@ -222,6 +223,7 @@ def adapter_class(spec: CodecSpec) -> type:
 
 
 def build_codec(spec: CodecSpec) -> Any:
+    """A codec instance for a spec (its adapter checks the options here)."""
     return adapter_class(spec)(spec)
 
 

@@ -36,6 +36,8 @@ def _synchronise(device: Any) -> None:
 
 @contextmanager
 def stage(name: str, device: Any = None) -> Iterator[None]:
+    """Time the block as stage ``name`` when a recorder is active (``device`` synchronised before and
+    after, so queued GPU work lands in the right stage); otherwise do nothing."""
     times = _RECORDER.get()
     if times is None:
         yield

@@ -35,6 +35,7 @@ from gcbench.core.errors import CodecError
 
 
 def gc_encoder(channels: int, base: int = 60, n_down: int = 4) -> nn.Sequential:
+    """GC's encoder: c7s1, ``n_down`` stride-2 convolutions, a 3×3 projection to ``channels``."""
     layers = c7s1(3, base)
     width = base
     for _ in range(n_down):
@@ -45,6 +46,8 @@ def gc_encoder(channels: int, base: int = 60, n_down: int = 4) -> nn.Sequential:
 
 
 def gc_generator(channels: int, base: int = 60, n_up: int = 4, n_blocks: int = 9) -> nn.Sequential:
+    """GC's generator: a 3×3 convolution from ``channels``, ``n_blocks`` residual blocks, ``n_up``
+    upsamplings, c7s1 to RGB and tanh."""
     width = base * 2 ** n_up
     layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(channels, width, 3, padding=0),
                                nn.InstanceNorm2d(width), nn.ReLU(True)]  # c3s1-960
@@ -99,4 +102,5 @@ class AgustssonGC(nn.Module):
 
 
 def agustsson2019(**kwargs: Any) -> AgustssonGC:
+    """The zoo's builder for GC (Agustsson et al. 2019)."""
     return AgustssonGC(**kwargs)

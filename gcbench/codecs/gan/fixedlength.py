@@ -31,6 +31,7 @@ def group_size(levels: int) -> tuple[int, int]:
 
 
 def packed_size(n_symbols: int, levels: int) -> int:
+    """Bytes that ``n_symbols`` symbols of ``levels`` levels take once packed."""
     k, bits = group_size(levels)
     return (-(-n_symbols // k) * bits + 7) // 8
 

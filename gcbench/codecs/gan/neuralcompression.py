@@ -116,6 +116,7 @@ def register_msillm_weights(quality: int, used_by: str) -> str:
 
 
 def msillm_weights(setting: str) -> tuple[dict[str, Any], str]:
+    """The state dict of the published MS-ILLM model of quality ``setting``, and its label."""
     from gcbench import weights
 
     if not setting.isdigit():

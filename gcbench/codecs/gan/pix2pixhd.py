@@ -85,4 +85,5 @@ class Pix2PixHDCodec(nn.Module):
 
 
 def pix2pixhd_global(**kwargs: Any) -> Pix2PixHDCodec:
+    """The zoo's builder for pix2pixHD's global generator."""
     return Pix2PixHDCodec(**kwargs)

@@ -119,6 +119,7 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Architecture:
+    """The architecture of that name (``fgc-dense-N-k`` for any N, k); UnknownNameError suggests names."""
     if name in ARCHITECTURES:
         return ARCHITECTURES[name]
     m = _DENSE_NAME.match(name)

@@ -18,6 +18,7 @@ def pad_amounts(height: int, width: int, multiple: int, align: str) -> tuple[int
 
 
 def pad_tensor(x: Any, amounts: tuple[int, int, int, int], mode: str) -> Any:
+    """Pad a 1×C×H×W tensor by (top, bottom, left, right) with zeros, edge copies or reflections."""
     import torch.nn.functional as F
 
     top, bottom, left, right = amounts
