@@ -103,7 +103,8 @@ def main() -> None:
     for name, ts in times.items():
         q = np.percentile(np.array(ts) * 1e3, [10, 90])
         print(f"  {name:15s} median {med[name]:7.2f} ms/image   (10%-90%: {q[0]:.2f}-{q[1]:.2f} ms)")
-    print(f"  ratio           {med['pytorch-msssim'] / med['gcbench']:.2f}× faster (median pytorch-msssim / median gcbench)")
+    ratio = med["pytorch-msssim"] / med["gcbench"]
+    print(f"  ratio           {ratio:.2f}× faster (median pytorch-msssim / median gcbench)")
     print(f"  load average    before {' '.join(f'{v:.2f}' for v in load_before)}, "
           f"after {' '.join(f'{v:.2f}' for v in load_after)}")
     print(f"  max |gcbench - pytorch-msssim float32| {worst:.1e} (float32 rounding of pytorch-msssim; "

@@ -21,16 +21,19 @@ pytorch-msssim evaluated in float64 and with scikit-image to far below 1e-6.
 
 Why it is fast: per channel only four planes are filtered, a = x + y, d = x - y, a² and d²
 (x², y², xy follow by linearity: 2σxy = (σa² - σd²)/2, σx² + σy² = (σa² + σd²)/2, and the same
-for the means), instead of five. Each separable pass is a batched matrix product with a small
-banded (Toeplitz) matrix over overlapping row blocks, a view and no copy, so it runs in BLAS
-near peak; on the CPU the image is processed in strips of rows so every intermediate stays in
-cache. The inputs a, d, a², d² are exact in float64 at every scale (integers, then multiples of
-1/4 per pool), so pooling a and d equals pooling x and y.
+for the means), instead of five. Each separable pass is one batched matrix product with a small
+banded (Toeplitz) matrix over overlapping blocks of rows (then of columns) that are strided
+views, not copies, so BLAS does the filtering. On the CPU the image goes through in strips of
+rows whose buffers stay in cache, reused by every strip, scale and (for 8-bit images) call.
+8-bit images stay integers until they are filtered: a and d are exact in int16, and each pool
+keeps the exact integer sum of 4 pixels instead of their mean (every value 4**level times
+pytorch-msssim's, the constants 16**level times: the same ratios, rounding included).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -92,7 +95,8 @@ def _no_tf32(device: torch.device) -> Iterator[None]:
 
 
 def _compute_device(device: torch.device) -> torch.device:
-    # MPS has no float64; the CPU path is exact and fast enough there.
+    """Where the float64 work runs: MPS has none, so images there are computed on the CPU
+    (and their values stay there)."""
     return torch.device("cpu") if device.type == "mps" else device
 
 
@@ -111,11 +115,13 @@ def _n_blocks(n: int, block: int) -> int:
 
 
 class _Workspace:
-    """Float64 scratch buffers reused by every strip and every scale of one call.
+    """Float64 scratch buffers reused by every strip and every scale of a call.
 
     A buffer is only ever enlarged; a smaller scale takes a view of its front. Fresh memory is
     zeros, and everything written later is finite, so the padding a product reads (with zero
-    taps) never holds NaN: stale values there only reach outputs that are dropped.
+    taps) never holds NaN: stale values there only reach outputs that are dropped. 8-bit images
+    can only write finite values, so their workspace is kept for the thread's next call (see
+    _workspace): zeroing and first-touching fresh memory costs about a tenth of a call.
     """
 
     def __init__(self, device: torch.device) -> None:
@@ -131,6 +137,20 @@ class _Workspace:
             buf = torch.zeros(numel, dtype=torch.float64, device=self.device)
             self.flat[name] = buf
         return buf[:numel].view(shape)
+
+
+_cached = threading.local()
+
+
+def _workspace(device: torch.device, reusable: bool) -> _Workspace:
+    """This thread's kept CPU workspace for 8-bit images, else a fresh one (float input may
+    hold NaN or inf, which would stay in the padding; accelerators keep no memory idle)."""
+    if not reusable or device.type != "cpu":
+        return _Workspace(device)
+    ws = getattr(_cached, "ws", None)
+    if ws is None:
+        ws = _cached.ws = _Workspace(device)
+    return ws
 
 
 def _pool_sum(v: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -280,7 +300,8 @@ def ms_ssim(
     weights: Sequence[float] = MS_SSIM_WEIGHTS,
     k: tuple[float, float] = (K1, K2),
 ) -> torch.Tensor:
-    """MS-SSIM per image of an (N, C, H, W) batch (any dtype and device), float64 on x's device.
+    """MS-SSIM per image of an (N, C, H, W) batch (any dtype and device), float64, on x's device
+    (the CPU for MPS, which has no float64).
 
     Equal to pytorch-msssim's ``ms_ssim(x, y, data_range, size_average=False)`` computed in
     float64. Both sides must exceed (11 - 1) * 2**(scales - 1) px, as pytorch-msssim requires.
@@ -289,7 +310,7 @@ def ms_ssim(
     levels = len(weights)
     ad, bound = _prepare(x, y, (WIN_SIZE - 1) * 2 ** (levels - 1) + 1)
     dev = ad.device
-    ws = _Workspace(dev)
+    ws = _workspace(dev, reusable=ad.dtype == torch.int16)
     taps = msssim_window().to(dev)
     c1, c2 = (k[0] * data_range) ** 2, (k[1] * data_range) ** 2
     with torch.no_grad(), _no_tf32(dev):
@@ -309,7 +330,7 @@ def ms_ssim(
         stacked = torch.stack(per_scale)  # (levels, N*C)
         w = torch.tensor(list(weights), dtype=torch.float64, device=dev).view(-1, 1)
         value = torch.prod(stacked**w, dim=0).view(n, c).mean(1)
-    return value.to(x.device)
+    return value
 
 
 def ssim(
@@ -327,7 +348,7 @@ def ssim(
     taps = skimage_window().to(dev)
     c1, c2 = (k[0] * data_range) ** 2, (k[1] * data_range) ** 2
     with torch.no_grad(), _no_tf32(dev):
-        _, ss = _scale_stats(ad, taps, c1, c2, True, _Workspace(dev))
+        _, ss = _scale_stats(ad, taps, c1, c2, True, _workspace(dev, reusable=ad.dtype == torch.int16))
         assert ss is not None
         value = ss.view(n, c).mean(1)
-    return value.to(x.device)
+    return value

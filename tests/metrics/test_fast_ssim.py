@@ -28,7 +28,7 @@ MIN_SIDE = (11 - 1) * 2**4 + 1
 
 def as_batch(image: np.ndarray) -> torch.Tensor:
     """H×W×3 uint8 → (1, 3, H, W), a channels-last view as gcbench passes images."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None]
 
 
 def reference_ms_ssim(a: np.ndarray, b: np.ndarray, dtype: torch.dtype = torch.float64) -> float:
@@ -171,6 +171,18 @@ def test_strips_and_whole_image_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     for budget in (1, 1 << 40):
         monkeypatch.setattr(fast_ssim, "_STRIP_BYTES", budget)
         assert fast_pair(a, b) == pytest.approx(default, abs=1e-12)
+
+
+def test_kept_workspace_gives_the_same_values() -> None:
+    # The thread keeps its workspace between 8-bit calls: sizes that grow and shrink it, and a
+    # float call with NaN (which gets a workspace of its own), change nothing.
+    small, large = smooth(170, 200, seed=8), smooth(300, 420, seed=9)
+    first = [fast_pair(im, jpeg(im, 30)) for im in (small, large)]
+    poisoned = as_batch(small).double()
+    poisoned[0, 0, 50, 60] = float("nan")
+    assert np.isnan(float(fast_ssim.ms_ssim(poisoned, poisoned)[0]))
+    again = [fast_pair(im, jpeg(im, 30)) for im in (large, small)][::-1]
+    assert again == first
 
 
 def test_identical_images() -> None:
