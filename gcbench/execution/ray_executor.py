@@ -273,7 +273,9 @@ class RayExecutor:
                     task = inflight.pop(obj)
                     yield self._result(obj, task)
         finally:
-            for obj in inflight:
+            # on a cluster we joined, tasks left in flight are cancelled; a local instance we started
+            # goes down with them (force-cancelling there races with replies and can abort the driver)
+            for obj in inflight if not self._owns_ray else ():
                 try:
                     ray.cancel(obj, force=True)
                 except Exception:  # noqa: BLE001 - best effort on the way out
