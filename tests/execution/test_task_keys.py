@@ -11,15 +11,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from gcbench.codecs.spec import spec_from_dict
 from gcbench.execution.equal_bitrate import Selection, load_selections, selection_tasks
 from gcbench.execution.plan import CodecPlan, ImageItem, make_task, plan_tasks
 from gcbench.execution.runner import RunConfig, run
 from gcbench.results.views import per_image
+from test_variable_rate import _masks
 
 SIZE = (32, 48)
 GAINS = [1, 2, 3, 4, 5, 6, 7, 8]
@@ -31,15 +30,6 @@ def roi_spec(specs: Path) -> str:
         'adapter = "test_variable_rate:GainCodec"\nrate_param = "gain"\nsettings = [1, 8]\n'
         "rate_increases_with_setting = true\n")
     return "roigain"
-
-
-def _masks(folder: Path, n: int, rows: slice) -> Path:
-    folder.mkdir(exist_ok=True)
-    roi = np.zeros(SIZE, np.uint8)
-    roi[rows] = 255
-    for i in range(n):
-        Image.fromarray(roi).save(folder / f"img{i:02d}.png")
-    return folder
 
 
 def _item(mask_sha: str | None) -> ImageItem:
@@ -71,7 +61,7 @@ def _run(images: Path, masks: Path, out: Path, codec: str, **kw) -> object:
 def test_targets_reuse_the_sweeps_tasks_and_are_searched_with_the_mask(tmp_path: Path, image_folder,
                                                                         roi_spec: str) -> None:
     images = image_folder(2, SIZE)
-    masks = _masks(tmp_path / "masks", 2, slice(0, 16))
+    masks = _masks(tmp_path, 2, SIZE, slice(0, 16))
     out = tmp_path / "out"
     report = _run(images, masks, out, f"{roi_spec}@{','.join(map(str, GAINS))}", target_bpp=[1.0, 2.5])
     assert not report.failed
@@ -90,7 +80,7 @@ def test_targets_reuse_the_sweeps_tasks_and_are_searched_with_the_mask(tmp_path:
 
 def test_other_masks_re_run_sweep_and_targets(tmp_path: Path, image_folder, roi_spec: str) -> None:
     images = image_folder(2, SIZE)
-    masks = _masks(tmp_path / "masks", 2, slice(0, 16))
+    masks = _masks(tmp_path, 2, SIZE, slice(0, 16))
     out = tmp_path / "out"
     codec = f"{roi_spec}@2,6"
     first = _run(images, masks, out, codec, target_bpp=[1.5])
@@ -99,7 +89,7 @@ def test_other_masks_re_run_sweep_and_targets(tmp_path: Path, image_folder, roi_
     assert again.n_ok == 0 and again.n_skipped == again.n_tasks  # same masks: nothing to do
     keys_before = set(per_image(out)["key"])
     search_before = {s["key"] for s in load_selections(out)}
-    _masks(masks, 2, slice(16, 32))  # the RoI moves to the bottom half
+    _masks(tmp_path, 2, SIZE, slice(16, 32))  # the RoI moves to the bottom half
     changed = _run(images, masks, out, codec, target_bpp=[1.5])
     assert not changed.failed
     assert changed.n_skipped == 0 and changed.n_ok == changed.n_tasks  # sweep and targeted tasks re-run
