@@ -6,12 +6,14 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``gcbench validate`` with the command's sub-parsers."""
     p = sub.add_parser("validate", help="check codec spec files", description=__doc__)
     p.add_argument("specs", nargs="*", help="spec files (default: every registered codec)")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    """Check the given spec files (or every registered spec); exit 2 when one is invalid."""
     from gcbench.codecs.registry import codecs
     from gcbench.codecs.spec import build_codec, load_spec
 

@@ -6,6 +6,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``gcbench weights`` with the command's sub-parsers."""
     p = sub.add_parser("weights", help="list pretrained weight files and where they are", description=__doc__)
     p.add_argument("pattern", nargs="?", help="shell wildcard filter on entry names, e.g. 'vgg*'")
     p.add_argument("--fetch", metavar="NAME", action="append", default=[],
@@ -16,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """List every weights entry with its status, or install a file fetched elsewhere."""
     from gcbench import weights
     from gcbench.results.views import to_markdown
 

@@ -29,12 +29,14 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` whole or not at all; returns the path."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
 def write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` whole or not at all; returns the path."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)

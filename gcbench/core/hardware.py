@@ -28,6 +28,7 @@ BASE_PACKAGES = ("gcbench", "torch", "torchvision", "numpy", "pillow", "pytorch-
 
 
 def package_version(name: str) -> str | None:
+    """The installed version of distribution ``name`` (from its metadata), or None."""
     try:
         return version(name)
     except PackageNotFoundError:
@@ -39,6 +40,7 @@ def package_version(name: str) -> str | None:
 
 
 def cpu_model() -> str:
+    """The CPU's model name as the operating system reports it."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -68,6 +70,7 @@ def physical_cores(cpuinfo: str | None = None) -> int | None:
 
 
 def memory_bytes() -> int | None:
+    """Physical memory in bytes, or None where it cannot be read."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):

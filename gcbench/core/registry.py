@@ -268,6 +268,7 @@ class _Lazy:
 
 
 def lazy(fn: Callable[[], Any]) -> _Lazy:
+    """Mark a zero-argument loader as a registry target (called on first use, not stored as a value)."""
     return _Lazy(fn)
 
 

@@ -15,6 +15,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent  # the gcbench package
 
 
 def data_dir(name: str) -> Path | None:
+    """The shipped data folder ``name`` (codecs, datasets, references, recipes): in the wheel or the checkout."""
     for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate

@@ -15,6 +15,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error is a ConfigError naming the file."""
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

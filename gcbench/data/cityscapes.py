@@ -137,6 +137,7 @@ def read_instances(image_path: str | Path, shape: tuple[int, int] | None = None)
 
 
 def find_root(root: str | Path | None) -> Path:
+    """The Cityscapes root: ``root``, else ``$GCBENCH_DATA/cityscapes``, else the cache; raises naming what is missing."""
     candidates = [Path(root).expanduser()] if root is not None else []
     data_root = env("GCBENCH_DATA")
     if data_root and root is None:

@@ -31,6 +31,7 @@ class LoadedImage:
 
 
 def pixel_hash(array: np.ndarray) -> str:
+    """SHA-256 of an array's shape, dtype and pixels: the content key of a decoded image."""
     h = hashlib.sha256()
     h.update(f"{array.shape}|{array.dtype}".encode())
     h.update(np.ascontiguousarray(array).tobytes())
@@ -103,6 +104,7 @@ def load_image(path: str | Path) -> LoadedImage:
 
 
 def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

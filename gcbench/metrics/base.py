@@ -117,6 +117,7 @@ class NoRefMetric(Metric):
 
 
 def validate_metric_class(name: str, obj: Any) -> type[Metric]:
+    """Check that ``obj`` is a Metric subclass declaring its kind and columns; raises PluginError naming it."""
     if not (isinstance(obj, type) and issubclass(obj, Metric)):
         raise PluginError(f"metric {name!r} must be a subclass of gcbench.Metric, got {obj!r}")
     if getattr(obj, "kind", None) not in KINDS:

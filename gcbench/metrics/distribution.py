@@ -348,6 +348,7 @@ def fid_from_features(recon: Any, ref: Any) -> float:
 
 
 def kid_subset_size(n_recon: int, n_ref: int) -> int:
+    """KID's subset size: min(n, 1000) over both sides, as torch-fidelity draws it."""
     return min(n_recon, n_ref, KID_MAX_SUBSET)
 
 

@@ -102,6 +102,7 @@ def install() -> str:
 
 
 def ops_backend() -> str:
+    """Which ``mmcv.ops`` is in use: the compiled one or gcbench's shim (recorded with mIoU values)."""
     module = sys.modules.get("mmcv.ops")
     if module is not None:
         return "gcbench-shim" if getattr(module, SHIM_FLAG, False) else "compiled"

@@ -55,10 +55,12 @@ def squared_error(original: np.ndarray, reconstruction: np.ndarray) -> np.ndarra
 
 
 def roi_of(mask: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    """The region of interest of a mask: pixels at or above ``threshold``."""
     return np.asarray(mask) >= threshold
 
 
 def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
+    """PSNR from a mean squared error (NaN stays NaN, zero error is infinite)."""
     if math.isnan(mse):
         return math.nan
     if mse == 0.0:

@@ -132,6 +132,7 @@ def encode_map(label_map: np.ndarray) -> np.ndarray:
 
 
 def decode_map(data: np.ndarray) -> np.ndarray:
+    """A label map stored as PNG bytes, back as an array."""
     from PIL import Image
 
     with Image.open(io.BytesIO(np.asarray(data, dtype=np.uint8).tobytes())) as im:

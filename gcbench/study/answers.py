@@ -99,6 +99,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def check_file(path: Path, key: dict[str, Any], by_token: dict[str, dict[str, Any]]) -> Answers:
+    """Read one participant's answer file and check it against the key (signature, token, trials)."""
     doc = _read(path)
     study = _field(doc, "study", str)
     code = _field(doc, "participant", str)

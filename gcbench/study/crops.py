@@ -22,12 +22,14 @@ Box = tuple[int, int, int, int]
 
 
 def crop_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """Height and width of the study crops for an image of the given size (at most ``size``)."""
     if size < 16:
         raise ConfigError(f"--crop-size must be at least 16 pixels, got {size}")
     return min(size, height), min(size, width)
 
 
 def cut(image: np.ndarray, box: Box) -> np.ndarray:
+    """The pixels of ``image`` inside ``box`` (top, left, height, width)."""
     top, left, h, w = box
     return np.ascontiguousarray(image[top : top + h, left : left + w])
 

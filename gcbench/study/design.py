@@ -48,14 +48,17 @@ def catch_count(n_items: int, rate: float) -> int:
 
 
 def participant_rng(seed: int, participant_index: int) -> np.random.Generator:
+    """The random generator of one participant's order and sides, from the study seed."""
     return np.random.default_rng([seed, 1, participant_index])
 
 
 def crowd_rng(seed: int) -> np.random.Generator:
+    """The random generator of the crowdsourcing CSV's order, from the study seed."""
     return np.random.default_rng([seed, 2])
 
 
 def catch_rng(seed: int, source_index: int) -> np.random.Generator:
+    """The random generator of the catch trials made from one source image, from the study seed."""
     return np.random.default_rng([seed, 3, source_index])
 
 

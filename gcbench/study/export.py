@@ -159,6 +159,7 @@ class _Files:
 
 
 def export_study(config: ExportConfig) -> ExportReport:
+    """Write the blind forms, the crowd CSV and the key of a pairwise study (``gcbench study export``)."""
     _check(config)
     seed = int(config.seed) if config.seed is not None else secrets.randbelow(2**63)
     out = Path(config.out)

@@ -26,14 +26,17 @@ def opaque_id(nbytes: int = 8) -> str:
 
 
 def new_token() -> str:
+    """A random token naming one participant's form."""
     return secrets.token_hex(16)
 
 
 def new_hmac_key() -> str:
+    """A random key for signing answer files (kept in the study key, never in a form)."""
     return secrets.token_hex(32)
 
 
 def canonical_text(study: str, participant: str, token: str, trials: Iterable[Mapping[str, Any]]) -> str:
+    """The exact text an answer file's signature covers."""
     lines = [f"{ANSWERS_FORMAT}/{ANSWERS_VERSION}", f"study={study}", f"participant={participant}", f"token={token}"]
     for t in trials:
         lines.append(f"trial={t['trial']},{t['choice']},{int(t['rt_ms'])},{int(t['flips'])}")
@@ -41,8 +44,10 @@ def canonical_text(study: str, participant: str, token: str, trials: Iterable[Ma
 
 
 def sign(key_hex: str, text: str) -> str:
+    """HMAC-SHA-256 of ``text`` under the hexadecimal key."""
     return hmac.new(bytes.fromhex(key_hex), text.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def verify(key_hex: str, text: str, signature: str) -> bool:
+    """Whether ``signature`` is the HMAC of ``text`` under the key (constant-time comparison)."""
     return hmac.compare_digest(sign(key_hex, text), signature.lower())

@@ -20,6 +20,7 @@ KEY_NAME = "study-key.json"
 
 
 def write_key(path: Path, key: dict[str, Any]) -> Path:
+    """Write the study key (what each opaque file shows) atomically, outside the hand-out folder."""
     from gcbench.core.atomic import atomic_path
 
     with atomic_path(path) as tmp:
@@ -29,6 +30,7 @@ def write_key(path: Path, key: dict[str, Any]) -> Path:
 
 
 def read_key(path: str | Path) -> dict[str, Any]:
+    """Read and check a study key file."""
     path = Path(path)
     if path.is_dir():
         path = path / KEY_NAME

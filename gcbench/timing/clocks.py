@@ -125,6 +125,7 @@ class CudaClock:
 
 
 def check_device(device: str) -> str:
+    """Normalise a device name (cpu, cuda, cuda:N); raises ConfigError for anything else."""
     text = str(device).strip().lower()
     if text == "cpu" or re.fullmatch(r"cuda(:\d+)?", text):
         return text

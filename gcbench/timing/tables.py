@@ -228,6 +228,7 @@ def _md_cell(text: str) -> str:
 
 
 def to_markdown(table: TimingTable) -> str:
+    """The timing table as Markdown, a column group per machine."""
     multi = len(table.machines) > 1
     header = table.header() + [f"{mach}: {m.label}" if multi else m.label
                                for mach in table.machines for m in table.measures]
@@ -248,6 +249,7 @@ _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#
 
 
 def tex_escape(text: str) -> str:
+    """Escape LaTeX's special characters in a table cell."""
     return "".join(_TEX.get(ch, ch) for ch in str(text))
 
 
@@ -293,6 +295,7 @@ def to_frame(table: TimingTable) -> pd.DataFrame:
 
 
 def render(table: TimingTable, fmt: str) -> str:
+    """The timing table in ``fmt``: md, tex or csv."""
     fmt = fmt.lower()
     if fmt in ("md", "markdown"):
         return to_markdown(table) + "\n"

@@ -142,10 +142,12 @@ def download_dir() -> Path:
 
 
 def user_dirs() -> list[Path]:
+    """The folders listed in ``$GCBENCH_WEIGHTS``, searched first."""
     return [Path(p).expanduser() for p in env("GCBENCH_WEIGHTS").split(os.pathsep) if p]
 
 
 def offline() -> bool:
+    """Whether downloads are forbidden (``GCBENCH_OFFLINE=1``)."""
     return defaults.offline()
 
 
@@ -180,6 +182,7 @@ def _entry_from_table(name: str, table: dict[str, Any], origin: str) -> WeightFi
 
 
 def load_manifest(path: Path) -> list[WeightFile]:
+    """Read a weights manifest (TOML) into entries."""
     from gcbench.core.tomlio import read_toml
 
     data = read_toml(Path(path))
@@ -231,15 +234,18 @@ def register(entry: WeightFile, *, replace: bool = False) -> None:
 
 
 def unregister(name: str) -> None:
+    """Remove a manifest entry added at run time."""
     with _LOCK:
         _EXTRA.pop(name, None)
 
 
 def entries() -> list[WeightFile]:
+    """Every manifest entry, sorted by name."""
     return [e for _, e in sorted(_load_all().items())]
 
 
 def get(name: str) -> WeightFile:
+    """The manifest entry ``name``; an unknown name lists the valid ones."""
     table = _load_all()
     if name not in table:
         import difflib
@@ -401,6 +407,7 @@ def status(name: str) -> WeightStatus:
 
 
 def statuses(names: Iterable[str] | None = None) -> list[WeightStatus]:
+    """The status (found where, or missing and how to get it) of the given entries, or of all."""
     return [status(n) for n in (names if names is not None else [e.name for e in entries()])]
 
 
