@@ -25,6 +25,7 @@ def _option_pair(text: str) -> tuple[str, str, Any]:
 
 
 def codec_overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """``["jpeg.save.optimize=true"]`` → {'jpeg': {'save': {'optimize': True}}} (dotted keys nest)."""
     out: dict[str, dict[str, Any]] = {}
     for text in pairs:
         codec, key, value = _option_pair(text)
@@ -37,6 +38,7 @@ def codec_overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``gcbench run`` subcommand and its flags (defaults from gcbench.core.defaults)."""
     p = sub.add_parser("run", help="benchmark codecs on a dataset", description=__doc__)
     p.add_argument("--config", metavar="FILE.toml",
                    help="the run's options as TOML (keys: RunConfig's fields, e.g. codecs, metrics, dataset, out, "
@@ -145,6 +147,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Run the benchmark the flags (and ``--config``) describe; exit 1 when anything failed."""
     from gcbench.execution.runner import run
 
     config = config_from_args(args)

@@ -13,6 +13,7 @@ from gcbench.core import defaults
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``gcbench timing`` subcommand, with ``timing merge``."""
     p = sub.add_parser("timing",
                        help="encode/decode times on named hardware; `timing merge` puts machines side by side",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Time the codecs the flags name on this machine; exit 1 when a cell failed."""
     from gcbench.cli.run import codec_overrides
     from gcbench.codecs.external import parse_binary_args
     from gcbench.core.errors import ConfigError
@@ -82,6 +84,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def merge_main(args: argparse.Namespace) -> int:
+    """One table (and optionally a chart) from several timing folders."""
     from pathlib import Path
 
     from gcbench.timing import merge_timing, plot_timing, render, timing_table

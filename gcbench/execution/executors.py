@@ -30,6 +30,7 @@ class Executor(Protocol):
 
 
 def default_threads(jobs: int) -> int:
+    """Threads per worker when none are given: the cores this process may use, shared by ``jobs``."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores // max(1, jobs))
 
@@ -156,6 +157,7 @@ EXECUTORS: dict[str, object] = {
 
 
 def make_executor(name: str, jobs: int, threads: int | None = None, **options: object) -> Executor:
+    """The executor registered as ``name`` (local or ray), built with its options checked."""
     from gcbench.core.registry import import_target
 
     factory = EXECUTORS.get(name)

@@ -38,6 +38,7 @@ DEFAULT_GPUS_PER_TASK = 0.25
 
 
 def import_ray() -> Any:
+    """The ray module, or UnavailableError naming the extra that installs it."""
     try:
         import ray
     except ImportError as exc:

@@ -90,6 +90,7 @@ def mark_references(tasks: list[Task], refs: list[MetricRef]) -> list[Task]:
 
 def load_images(dataset: Any, store: ResultStore, run_id: int, limit: int | None,
                 masks: Any = None) -> tuple[list[ImageItem], list[tuple[str, str]]]:
+    """Every image of the run read, checked (with its mask) and recorded; (items, unreadable images)."""
     from gcbench.data.images import load_image
 
     items, errors = [], []

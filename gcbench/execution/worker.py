@@ -49,6 +49,7 @@ def pin_threads(threads: int) -> dict[str, Any]:
 
 
 def init_worker(threads: int) -> None:
+    """A pool worker's initialiser: pin its thread counts."""
     pin_threads(threads)
 
 
@@ -107,6 +108,7 @@ _STATE: WorkerState | None = None
 
 
 def state() -> WorkerState:
+    """This process's worker caches (created on first use)."""
     global _STATE
     if _STATE is None:
         _STATE = WorkerState()
