@@ -131,7 +131,7 @@ class InceptionFeatures:
     def __call__(self, patches: np.ndarray) -> np.ndarray:
         import torch
 
-        from gcbench.metrics.perceptual import full_precision
+        from gcbench.metrics.precision import full_precision
 
         out = []
         with torch.no_grad(), full_precision(self.device):

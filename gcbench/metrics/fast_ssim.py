@@ -32,12 +32,13 @@ pytorch-msssim's, the constants 16**level times: the same ratios, rounding inclu
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+
+from gcbench.metrics.precision import full_precision
 
 #: stored with every value (metric versions): bump when the numbers change
 IMPLEMENTATION = "1"
@@ -73,25 +74,6 @@ def skimage_window(sigma: float = SIGMA, truncate: float = 3.5) -> torch.Tensor:
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     w = torch.exp(-0.5 * (x / sigma) ** 2)
     return w / w.sum()
-
-
-@contextlib.contextmanager
-def _no_tf32(device: torch.device) -> Iterator[None]:
-    """TF32 off for the duration on CUDA, restored afterwards, so that GPU and CPU agree.
-
-    The products here are float64, which TF32 never touches; the switch keeps that true should
-    a caller's defaults or a future change route a float32 product through this code.
-    """
-    if device.type != "cuda":
-        yield
-        return
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def _compute_device(device: torch.device) -> torch.device:
@@ -313,7 +295,7 @@ def ms_ssim(
     ws = _workspace(dev, reusable=ad.dtype == torch.int16)
     taps = msssim_window().to(dev)
     c1, c2 = (k[0] * data_range) ** 2, (k[1] * data_range) ** 2
-    with torch.no_grad(), _no_tf32(dev):
+    with torch.no_grad(), full_precision(dev):
         per_scale = []
         for level in range(levels):
             # Images at this level are kept as sums of 4**level pixels (exact integers for
@@ -347,7 +329,7 @@ def ssim(
     dev = ad.device
     taps = skimage_window().to(dev)
     c1, c2 = (k[0] * data_range) ** 2, (k[1] * data_range) ** 2
-    with torch.no_grad(), _no_tf32(dev):
+    with torch.no_grad(), full_precision(dev):
         _, ss = _scale_stats(ad, taps, c1, c2, True, _workspace(dev, reusable=ad.dtype == torch.int16))
         assert ss is not None
         value = ss.view(n, c).mean(1)

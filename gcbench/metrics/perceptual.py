@@ -16,8 +16,6 @@ metric's versions as an unverified file, so such values are never mistaken for r
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import numpy as np
 from gcbench.core.availability import Availability, require_modules
 from gcbench.core.errors import ConfigError, MetricError, WeightsError
 from gcbench.metrics.base import Column, PairMetric
+from gcbench.metrics.precision import full_precision
 
 LPIPS_TRUNKS = {"alex": ("alexnet-imagenet", "alexnet"), "vgg": ("vgg16-imagenet", "vgg16")}
 DISTS_TRUNK = "vgg16-imagenet"
@@ -37,27 +36,6 @@ def _version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:
         return "not installed"
-
-
-@contextmanager
-def full_precision(device: Any) -> Iterator[None]:
-    """TF32 off for CUDA convolutions and matmuls while a metric runs.
-
-    PyTorch lets cuDNN use TF32 (10-bit mantissa) by default on Ampere and later GPUs, which
-    moves features by about 1e-3; metric values must agree between CPU and GPU, so they are
-    computed in full float32. The previous settings are restored afterwards.
-    """
-    import torch
-
-    if not str(device).startswith("cuda"):
-        yield
-        return
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def _check_pair(original: np.ndarray, reconstruction: np.ndarray) -> None:

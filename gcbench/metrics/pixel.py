@@ -23,6 +23,7 @@ def _check_pair(original: np.ndarray, reconstruction: np.ndarray) -> None:
 
 
 def psnr(original: np.ndarray, reconstruction: np.ndarray, peak: float = 255.0) -> float:
+    """PSNR in dB over all pixels and channels (CompressAI's per-image definition); inf when identical."""
     _check_pair(original, reconstruction)
     diff = original.astype(np.float64) - reconstruction.astype(np.float64)
     mse = float(np.mean(diff * diff))
@@ -48,6 +49,7 @@ MS_SSIM_MIN_SIDE = (11 - 1) * 2**4 + 1
 
 
 def to_db(value: float) -> float:
+    """A similarity in [0, 1] as dB, -10·log10(1 - value), CompressAI's MS-SSIM dB; inf at 1."""
     return math.inf if value >= 1.0 else -10.0 * math.log10(1.0 - value)
 
 

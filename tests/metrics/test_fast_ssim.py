@@ -211,26 +211,3 @@ def test_windows_are_the_oracles() -> None:
     x = np.arange(-5, 6)
     expected = np.exp(-(x**2) / (2 * 1.5**2))
     np.testing.assert_allclose(fast_ssim.skimage_window().numpy(), expected / expected.sum(), rtol=1e-14)
-
-
-def test_tf32_switched_off_on_cuda_and_restored() -> None:
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    try:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        with fast_ssim._no_tf32(torch.device("cuda")):
-            assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
-        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_equals_cpu() -> None:
-    images = [smooth(256, 320, seed) for seed in range(2)]
-    x = torch.stack([as_batch(im)[0] for im in images])
-    y = torch.stack([as_batch(jpeg(im, 30))[0] for im in images])
-    for fn in (fast_ssim.ms_ssim, fast_ssim.ssim):
-        on_gpu = fn(x.cuda(), y.cuda())
-        assert on_gpu.device.type == "cuda"
-        torch.testing.assert_close(on_gpu.cpu(), fn(x, y), atol=1e-12, rtol=0)

@@ -1,0 +1,23 @@
+"""gcbench.metrics.precision: the TF32 switch that every torch metric runs under."""
+
+from __future__ import annotations
+
+import torch
+
+from gcbench.metrics.precision import full_precision
+
+
+def test_tf32_switched_off_on_cuda_and_restored() -> None:
+    """The switch is flags only, so it is exercised here without a GPU; values on a GPU are
+    compared with the CPU's by benchmarks/gpu_check.py."""
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        with full_precision(torch.device("cuda")):
+            assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+        with full_precision(torch.device("cpu")):
+            assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
