@@ -2,15 +2,22 @@
 
 An executor takes tasks and yields their records as they finish (in any order). Only the
 caller writes the store, so every executor gets resume and deduplication for free. Closing the
-stream of records (the runner does, however the run ends) stops everything the executor
-started: no worker process, nor multiprocessing's resource tracker, outlives a run.
+stream of records, or the executor (the runner does both, however the run ends), stops
+everything the executor started: no worker process, fork server, nor multiprocessing's resource
+tracker outlives a run.
+
+The local pool forks its workers from a fork server where the platform has one (Linux, macOS):
+a clean process, started as soon as the run is resolved, that imports torch and the worker once
+while the driver plans, so that each worker starts in milliseconds instead of importing torch
+itself (1–2 s per worker, all at once, on the cores the work needs). Elsewhere it spawns.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
@@ -27,6 +34,12 @@ class Executor(Protocol):
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskRecord]: ...
 
     def describe(self) -> dict[str, object]: ...
+
+    def start(self) -> None:
+        """Start what can start before the tasks are known (called once the run is resolved)."""
+
+    def close(self) -> None:
+        """Stop everything the executor started (called however the run ends)."""
 
 
 def default_threads(jobs: int) -> int:
@@ -49,6 +62,23 @@ class InProcessExecutor:
         for task in tasks:
             yield execute(task)
 
+    def start(self) -> None:
+        """Nothing to start: tasks run in this process."""
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+def start_method() -> str:
+    """forkserver where the platform has it, else spawn (never plain fork: the driver may have
+    run threaded torch or OpenMP code, which a forked child can deadlock on)."""
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def worker_preload() -> list[str]:
+    """What the fork server imports once for all workers: the worker and, when installed, torch."""
+    return ["gcbench.execution.worker"] + (["torch"] if importlib.util.find_spec("torch") else [])
+
 
 class LocalPoolExecutor:
     """A pool of ``jobs`` spawned processes, each pinned to ``threads`` threads.
@@ -60,26 +90,54 @@ class LocalPoolExecutor:
 
     name = "local"
 
-    def __init__(self, jobs: int, threads: int | None = None) -> None:
+    def __init__(self, jobs: int, threads: int | None = None, preload: Sequence[str] | None = None) -> None:
         if jobs < 1:
             raise ConfigError(f"--jobs must be at least 1, got {jobs}")
         self.jobs = jobs
         self.threads = threads or default_threads(jobs)
+        self.method = start_method()
+        self.preload = list(worker_preload() if preload is None else preload)
+        self._owns_tracker: bool | None = None  # decided when the first helper process starts
+        self._owns_forkserver = False
 
     def describe(self) -> dict[str, object]:
-        return {"executor": self.name, "jobs": self.jobs, "threads_per_worker": self.threads, "start_method": "spawn"}
+        return {"executor": self.name, "jobs": self.jobs, "threads_per_worker": self.threads,
+                "start_method": self.method}
+
+    def start(self) -> None:
+        """Start the fork server now, so that its imports overlap the driver's planning."""
+        if self._owns_tracker is None:
+            self._owns_tracker = not _tracker_running()
+        if self.method != "forkserver" or self._owns_forkserver:
+            return
+        from multiprocessing import forkserver
+
+        server = getattr(forkserver, "_forkserver", None)
+        if server is not None and getattr(server, "_forkserver_pid", None) is None:
+            forkserver.set_forkserver_preload(self.preload)
+            self._owns_forkserver = True  # else another user of this process started it: theirs to stop
+        forkserver.ensure_running()
+
+    def close(self) -> None:
+        """Stop the fork server and the resource tracker, if this executor started them."""
+        if self._owns_forkserver:
+            _stop_forkserver()
+            self._owns_forkserver = False
+        if self._owns_tracker:
+            _stop_tracker()
+        self._owns_tracker = None
 
     def _pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.jobs,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=multiprocessing.get_context(self.method),
             initializer=init_worker,
             initargs=(self.threads,),
         )
 
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskRecord]:
         pending = iter(tasks)
-        owns_tracker = not _tracker_running()
+        self.start()
         pool = self._pool()
         inflight: dict[Future[TaskRecord], Task] = {}
         try:
@@ -109,14 +167,22 @@ class LocalPoolExecutor:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             del pool
-            if owns_tracker:
-                _stop_tracker()
+            self.close()
 
 
 def _tracker_running() -> bool:
     from multiprocessing import resource_tracker
 
     return getattr(resource_tracker._resource_tracker, "_fd", None) is not None
+
+
+def _stop_forkserver() -> None:
+    """Stop multiprocessing's fork server (closing its "alive" pipe ends it; we wait for it)."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if callable(stop):
+        stop()
 
 
 def _stop_tracker() -> None:

@@ -225,6 +225,12 @@ class RayExecutor:
         return max(2, int(2 * cpus / per_task))
 
     # -- run -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Nothing to start early: the cluster is joined when the tasks come (run)."""
+
+    def close(self) -> None:
+        """Nothing left to stop: run() leaves the cluster however it ends."""
+
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskRecord]:
         tasks = list(tasks)
         if not tasks:

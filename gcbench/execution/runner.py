@@ -163,11 +163,22 @@ def learned_codec_options(config: RunConfig) -> dict[str, dict[str, Any]]:
 
 def prepare(config: RunConfig) -> PreparedRun:
     """Resolve and check everything a run needs; raises before anything is written."""
-    from gcbench.data import masks as masks_mod
-    from gcbench.data.datasets import load_dataset
     from gcbench.execution.executors import make_executor
 
     config.check()
+    executor = make_executor(config.executor, config.jobs, config.threads, **config.executor_options)
+    try:
+        return _prepared(config, executor)
+    except BaseException:
+        executor.close()
+        raise
+
+
+def _prepared(config: RunConfig, executor: Any) -> PreparedRun:
+    from gcbench.data import masks as masks_mod
+    from gcbench.data.datasets import load_dataset
+
+    executor.start()  # a local pool's fork server imports torch while the rest is resolved
     codec_plans = resolve_codecs(config.codecs, learned_codec_options(config), config.binaries)
     missing_weights: dict[str, str] = {}
     metric_refs = resolve_metrics(config.metrics, config.device, config.metric_options, missing_weights)
@@ -177,7 +188,6 @@ def prepare(config: RunConfig) -> PreparedRun:
     mask_set = masks_mod.open_for_run(config.masks, dataset)
     metric_refs = bind_masks(metric_refs, mask_set)
     warn_ignored(codec_plans, mask_set)
-    executor = make_executor(config.executor, config.jobs, config.threads, **config.executor_options)
     return PreparedRun(codec_plans, metric_refs, missing_weights, dataset, mask_set, executor)
 
 
@@ -239,8 +249,11 @@ def run(config: RunConfig, *, wait: bool = False) -> RunReport:
 
     t_start = time.perf_counter()
     prepared = prepare(config)
-    with lock_folder(config.out, wait=wait):
-        return _run(config, prepared, t_start)
+    try:
+        with lock_folder(config.out, wait=wait):
+            return _run(config, prepared, t_start)
+    finally:
+        prepared.executor.close()
 
 
 def _run(config: RunConfig, prepared: PreparedRun, t_start: float) -> RunReport:

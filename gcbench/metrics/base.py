@@ -73,6 +73,11 @@ class Metric(ABC):
         self.device = device
         self.options = options
 
+    @property
+    def device_class(self) -> str:
+        """The kind of device without its index: 'cuda:1' → 'cuda' (values agree across cards of a kind)."""
+        return str(self.device).split(":", 1)[0]
+
     @classmethod
     def available(cls) -> Availability:
         return OK
@@ -81,15 +86,18 @@ class Metric(ABC):
         return {}
 
     def identity(self) -> str:
-        """What the stored value depends on: the metric, its options and its library versions.
+        """What the stored value depends on: the metric, its options, its library versions and,
+        for torch metrics, the device class (cpu, cuda, mps).
 
-        The device is left out on purpose: CPU and GPU must agree (and are tested to).
+        CPU and GPU agree to float rounding (benchmarks/gpu_check.py measures how closely), but a
+        result folder never mixes the two silently: values from another device class are another
+        metric identity, computed again rather than read back as if they were the same numbers.
         """
-        text = json.dumps(
-            {"name": self.name, "v": self.implementation_version, "options": self.options, "versions": self.versions()},
-            sort_keys=True,
-            default=str,
-        )
+        described: dict[str, Any] = {"name": self.name, "v": self.implementation_version, "options": self.options,
+                                     "versions": self.versions()}
+        if self.uses_device:
+            described["device"] = self.device_class
+        text = json.dumps(described, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def prepare(self) -> None:

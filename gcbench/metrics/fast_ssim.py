@@ -38,10 +38,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from gcbench.metrics.pixel import SSIM_IMPLEMENTATION as IMPLEMENTATION  # noqa: F401 - re-exported
 from gcbench.metrics.precision import full_precision
 
-#: stored with every value (metric versions): bump when the numbers change
-IMPLEMENTATION = "1"
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 WIN_SIZE = 11

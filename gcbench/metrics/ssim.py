@@ -21,7 +21,7 @@ import numpy as np
 from gcbench.core.availability import Availability, require_modules
 from gcbench.core.errors import MetricError
 from gcbench.metrics.base import Column, PairMetric
-from gcbench.metrics.pixel import to_db
+from gcbench.metrics.pixel import SSIM_IMPLEMENTATION, to_db
 
 SIGMA = 1.5
 TRUNCATE = 3.5
@@ -83,15 +83,14 @@ class SSIM(PairMetric):
         Column("ssim_db", higher_is_better=True, label="SSIM", unit="dB", summary_of=("ssim", "db")),
     )
     library = "numpy"
+    uses_device = True
 
     @classmethod
     def available(cls) -> Availability:
         return require_modules("torch")
 
     def versions(self) -> dict[str, str]:
-        from gcbench.metrics.fast_ssim import IMPLEMENTATION
-
-        return {"numpy": np.__version__, "gcbench-ssim": IMPLEMENTATION}
+        return {"numpy": np.__version__, "gcbench-ssim": SSIM_IMPLEMENTATION}
 
     def compute(self, original: np.ndarray, reconstruction: np.ndarray) -> dict[str, float]:
         import torch
@@ -109,7 +108,7 @@ class SSIM(PairMetric):
 
         def batch(image: np.ndarray) -> torch.Tensor:
             t = torch.from_numpy(np.asarray(image))
-            return t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]
+            return (t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]).to(self.device)
 
         value = float(fast(batch(original), batch(reconstruction), data_range=255)[0])
         return {"ssim": value, "ssim_db": to_db(value)}
