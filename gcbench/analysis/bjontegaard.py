@@ -164,17 +164,30 @@ def _common_checks(r_a: np.ndarray, v_a: np.ndarray, r_t: np.ndarray, v_t: np.nd
     return warnings
 
 
-def bd_rate(rate_anchor: Sequence[float], metric_anchor: Sequence[float], rate_test: Sequence[float],
-            metric_test: Sequence[float], *, method: str = "pchip", higher_is_better: bool = True,
-            min_overlap: float = MIN_OVERLAP) -> BDResult:
-    """BD-rate in percent of the test curve against the anchor (negative: the test needs fewer bits)."""
+def _curves(kind: str, method: str, rate_anchor: Sequence[float], metric_anchor: Sequence[float],
+            rate_test: Sequence[float], metric_test: Sequence[float], higher_is_better: bool
+            ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], list[str], BDResult | None]:
+    """Both curves cleaned and checked: (anchor rate, anchor metric, test rate, test metric), the
+    warnings, and the empty result to return when a curve has fewer than 2 points (else None)."""
     _check_method(method)
     r_a, v_a = _clean(rate_anchor, metric_anchor, "anchor")
     r_t, v_t = _clean(rate_test, metric_test, "test")
     warnings = _common_checks(r_a, v_a, r_t, v_t, higher_is_better)
+    too_few = None
     if len(r_a) < 2 or len(r_t) < 2:
-        return BDResult("rate", method, math.nan, math.nan, math.nan, 0.0, len(r_a), len(r_t),
-                        warnings + ["a curve has fewer than 2 points: no BD value"])
+        too_few = BDResult(kind, method, math.nan, math.nan, math.nan, 0.0, len(r_a), len(r_t),
+                           warnings + ["a curve has fewer than 2 points: no BD value"])
+    return (r_a, v_a, r_t, v_t), warnings, too_few
+
+
+def bd_rate(rate_anchor: Sequence[float], metric_anchor: Sequence[float], rate_test: Sequence[float],
+            metric_test: Sequence[float], *, method: str = "pchip", higher_is_better: bool = True,
+            min_overlap: float = MIN_OVERLAP) -> BDResult:
+    """BD-rate in percent of the test curve against the anchor (negative: the test needs fewer bits)."""
+    (r_a, v_a, r_t, v_t), warnings, too_few = _curves("rate", method, rate_anchor, metric_anchor, rate_test,
+                                                      metric_test, higher_is_better)
+    if too_few is not None:
+        return too_few
     mean_log, lo, hi, overlap, more = _delta(v_a, np.log10(r_a), v_t, np.log10(r_t), method, min_overlap)
     value = (10.0 ** mean_log - 1.0) * 100.0 if math.isfinite(mean_log) else math.nan
     return BDResult("rate", method, value, lo, hi, overlap, len(r_a), len(r_t), warnings + more)
@@ -188,13 +201,10 @@ def bd_metric(rate_anchor: Sequence[float], metric_anchor: Sequence[float], rate
     The range is reported in bpp. The value keeps the metric's own sign convention; see
     :func:`gain` for the direction-free form.
     """
-    _check_method(method)
-    r_a, v_a = _clean(rate_anchor, metric_anchor, "anchor")
-    r_t, v_t = _clean(rate_test, metric_test, "test")
-    warnings = _common_checks(r_a, v_a, r_t, v_t, higher_is_better)
-    if len(r_a) < 2 or len(r_t) < 2:
-        return BDResult("metric", method, math.nan, math.nan, math.nan, 0.0, len(r_a), len(r_t),
-                        warnings + ["a curve has fewer than 2 points: no BD value"])
+    (r_a, v_a, r_t, v_t), warnings, too_few = _curves("metric", method, rate_anchor, metric_anchor, rate_test,
+                                                      metric_test, higher_is_better)
+    if too_few is not None:
+        return too_few
     value, lo, hi, overlap, more = _delta(np.log10(r_a), v_a, np.log10(r_t), v_t, method, min_overlap)
     return BDResult("metric", method, value, 10.0 ** lo, 10.0 ** hi, overlap, len(r_a), len(r_t), warnings + more)
 
