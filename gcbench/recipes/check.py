@@ -1,4 +1,5 @@
-"""What a recipe needs that is not here: each missing codec, program, weight file, metric or dataset.
+"""What a recipe needs that is not here: each missing codec, program, weight file, metric or dataset
+(a timing recipe: each codec that cannot be built, and the device).
 
 The checks are the run's own (``resolve_codecs``, ``resolve_metrics``, ``load_dataset``), called
 one codec and one metric at a time so that every missing piece is named at once, each with the
@@ -16,6 +17,7 @@ from gcbench.core.errors import GcbenchError
 
 if TYPE_CHECKING:
     from gcbench.recipes.model import Recipe
+    from gcbench.recipes.timing_model import TimingRecipe
 
 
 @contextlib.contextmanager
@@ -49,12 +51,17 @@ def _programs_of(codec: str, binaries: Mapping[str, str]) -> dict[str, str]:
     return {name: path for name, path in binaries.items() if isinstance(declared, dict) and name in declared}
 
 
-def missing_pieces(recipe: Recipe, *, binaries: Mapping[str, str] | None = None, data_root: str | None = None,
+def missing_pieces(recipe: Recipe | TimingRecipe, *, binaries: Mapping[str, str] | None = None, data_root: str | None = None,
                    device: str = "cpu", extra_options: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
     """One line per thing the recipe cannot find here (empty: it can run)."""
     from gcbench.data.datasets import load_dataset
     from gcbench.execution.runner import resolve_codecs, resolve_metrics
+    from gcbench.recipes.timing_model import TimingRecipe
 
+    if isinstance(recipe, TimingRecipe):
+        from gcbench.recipes.timing_run import missing_timing_pieces
+
+        return missing_timing_pieces(recipe, device, extra_options)
     problems: list[str] = []
     options = codec_options(recipe, extra_options)
     for entry in recipe.codecs:

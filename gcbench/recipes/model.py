@@ -26,7 +26,8 @@
 
 Every key is checked; an unknown one is an error naming the valid ones. The published points
 are read when the recipe loads, so a recipe whose settings do not match its curve's point count
-does not load.
+does not load. A file with ``kind = "timing"`` is a published table of model times instead
+(:mod:`gcbench.recipes.timing_model`).
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gcbench.core.errors import ConfigError
 from gcbench.core.settings import Setting, format_setting
 
-RECIPE_KEYS = ("title", "citation", "url", "dataset", "metrics", "metric_options", "conventions", "codecs", "notes")
+if TYPE_CHECKING:
+    from gcbench.recipes.timing_model import TimingRecipe
+
+RECIPE_KEYS = ("kind", "title", "citation", "url", "dataset", "metrics", "metric_options", "conventions", "codecs", "notes")
 CODEC_KEYS = ("codec", "settings", "reference", "rate", "options", "protocol", "deviations", "tolerance")
 TOLERANCE_KEYS = ("abs", "rel", "why")
 
@@ -176,9 +180,17 @@ def _is_file_reference(reference: str) -> bool:
     return reference.lower().endswith((".csv", ".json"))
 
 
-def recipe_from_table(name: str, table: Mapping[str, Any], file: str = "") -> Recipe:
-    """A checked :class:`Recipe` from a parsed TOML table (``file`` is named in every error)."""
+def recipe_from_table(name: str, table: Mapping[str, Any], file: str = "") -> Recipe | TimingRecipe:
+    """A checked :class:`Recipe` from a parsed TOML table (``file`` is named in every error); a table
+    with ``kind = "timing"`` gives a :class:`~gcbench.recipes.timing_model.TimingRecipe`."""
     where = file or name
+    kind = table.get("kind", "curve")
+    if kind == "timing":
+        from gcbench.recipes.timing_model import timing_recipe_from_table
+
+        return timing_recipe_from_table(name, table, file)
+    if kind != "curve":
+        raise ConfigError(f"{where}: kind must be 'curve' (a published curve, the default) or 'timing', got {kind!r}")
     _unknown(table, RECIPE_KEYS, where)
     codecs = tuple(_codec(t, where) for t in _need(table, "codecs", list, where))
     metrics = tuple(_need(table, "metrics", list, where))
@@ -223,7 +235,7 @@ def check_points(recipe: Recipe) -> None:
             raise ConfigError(f"{where}: a recipe compares bpp too: add a bpp tolerance")
 
 
-def load_recipe_file(path: str | Path) -> Recipe:
+def load_recipe_file(path: str | Path) -> Recipe | TimingRecipe:
     """The recipe in one TOML file; its name is the file's stem."""
     from gcbench.core.tomlio import read_toml
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from gcbench.recipes.model import Recipe
+    from gcbench.recipes.timing_model import TimingRecipe
 
 
 def recipes_folder() -> Path | None:
@@ -32,10 +33,10 @@ def _populate(reg: Registry[Any]) -> None:
         reg.add(path.stem, lazy(lambda path=path: load_recipe_file(path)), origin=str(path))
 
 
-recipes: Registry[Recipe] = Registry("recipe", populate=_populate)
+recipes: Registry[Recipe | TimingRecipe] = Registry("recipe", populate=_populate)
 
 
-def get_recipe(name_or_path: str | Path) -> Recipe:
+def get_recipe(name_or_path: str | Path) -> Recipe | TimingRecipe:
     """A shipped recipe by name, or the recipe in a ``.toml`` file."""
     from gcbench.recipes.model import load_recipe_file
 

@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gcbench.core.errors import UnavailableError
+from gcbench.core.errors import ConfigError, UnavailableError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from gcbench.recipes.model import Recipe
+    from gcbench.recipes.timing_model import TimingRecipe
+    from gcbench.recipes.timing_run import TimingOverrides
 
 
 @dataclass
@@ -45,6 +47,12 @@ class ReproduceReport:
         """Every compared point within its tolerance, and the run without failures."""
         return bool(len(self.table)) and bool(self.table["held"].all()) and not self.run.failed
 
+    def readable(self) -> pd.DataFrame:
+        """The comparison as printed."""
+        from gcbench.recipes.compare import readable
+
+        return readable(self.table)
+
     def text(self) -> str:
         """The verdict in a few lines (the table itself is ``reproduce.md``)."""
         from gcbench.recipes.compare import summary_lines
@@ -56,16 +64,21 @@ class ReproduceReport:
         return "\n".join(lines)
 
 
-def cannot_run(recipe: Recipe, missing: list[str]) -> UnavailableError:
+def cannot_run(recipe: Recipe | TimingRecipe, missing: list[str]) -> UnavailableError:
     """The error that stops a recipe before any work, one line per missing piece."""
     return UnavailableError(f"recipe {recipe.name!r} cannot run here; missing:\n  - " + "\n  - ".join(missing))
 
 
-def reproduce(recipe: Recipe | str, out: str | Path | None = None, *, jobs: int = 1, device: str = "cpu",
-              data_root: str | None = None, binaries: Mapping[str, str] | None = None,
+def reproduce(recipe: Recipe | TimingRecipe | str, out: str | Path | None = None, *, jobs: int = 1,
+              device: str = "cpu", data_root: str | None = None, binaries: Mapping[str, str] | None = None,
               codec_options: Mapping[str, Mapping[str, Any]] | None = None, progress: bool = True,
-              argv: list[str] | None = None) -> ReproduceReport:
-    """Run ``recipe`` (a Recipe, a shipped name or a .toml path) into ``out`` and compare it with its source."""
+              argv: list[str] | None = None, timing: TimingOverrides | None = None) -> Any:
+    """Run ``recipe`` (a Recipe, a shipped name or a .toml path) into ``out`` and compare it with its source.
+
+    A timing recipe (``kind = "timing"``) is measured instead (:mod:`gcbench.recipes.timing_report`);
+    ``timing`` changes its size, warm-up, repeats or threads for a quick run, and is refused for
+    any other recipe.
+    """
     from gcbench.execution.runner import RunConfig, run
     from gcbench.recipes.check import codec_options as recipe_options
     from gcbench.recipes.check import missing_pieces
@@ -73,8 +86,18 @@ def reproduce(recipe: Recipe | str, out: str | Path | None = None, *, jobs: int 
     from gcbench.recipes.registry import get_recipe
     from gcbench.results.views import summary_table
 
+    from gcbench.recipes.timing_model import TimingRecipe as _Timing
+
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     out = Path(out) if out is not None else Path("results") / recipe.name
+    if isinstance(recipe, _Timing):
+        from gcbench.recipes.timing_report import reproduce_timing
+
+        return reproduce_timing(recipe, out, device=device, codec_options=codec_options, overrides=timing,
+                                progress=progress)
+    if timing is not None and timing.given():
+        raise ConfigError(f"recipe {recipe.name!r} reproduces a curve: --size, --warmup, --repeats and --threads "
+                          "apply to timing recipes only")
     missing = missing_pieces(recipe, binaries=binaries, data_root=data_root, device=device,
                              extra_options=codec_options)
     if missing:

@@ -22,7 +22,7 @@ from gcbench.codecs import registry
 from gcbench.codecs import container
 from gcbench.codecs.gan import fixedlength
 from gcbench.codecs.gan import zoo
-from gcbench.codecs.gan.layers import ChannelNorm2d, DenseBottleneck
+from gcbench.codecs.gan.layers import ChannelNorm2d, DenseBlock
 from gcbench.codecs.spec import build_codec
 from gcbench.core.errors import CodecError, UnavailableError, UnknownNameError, WeightsError
 from gcbench.execution.runner import RunConfig, run
@@ -36,10 +36,8 @@ SMALL = {
     "hific": {"latent_features": 8, "hyper_features": 8, "encoder_channels": (4, 4, 8, 8, 16)},
     "agustsson2019": {"channels": 4, "base": 2},
     "pix2pixhd-global": {"ngf": 4, "n_blocks": 2},
-    "fgc-updown": {"latent_features": 8, "hyper_features": 8, "encoder_channels": (4, 4, 8, 8, 16, 16)},
-    "fgc-dense-9-32": {"latent_features": 8, "hyper_features": 8, "encoder_channels": (4, 4, 8, 8, 16, 16)},
-    "fgc-dense-6-32": {"latent_features": 8, "hyper_features": 8, "encoder_channels": (4, 4, 8, 8, 16, 16)},
-    "fgc-dense-18-32": {"latent_features": 8, "hyper_features": 8, "encoder_channels": (4, 4, 8, 8, 16, 16)},
+    "fgc-updown": {"ngf": 4, "n_blocks": 2},
+    "fgc-dense-9-32": {"ngf": 4},
 }
 
 
@@ -98,18 +96,68 @@ def test_pix2pixhd_global_generator_is_the_paper_architecture() -> None:
     assert sum(isinstance(x, nn.ReflectionPad2d) for x in g.model) == 2
 
 
-def test_fast_variants_add_one_down_up_pair_and_dense_blocks() -> None:
-    up = meta("fgc-updown")
-    assert convs(up.encoder)[-3:] == [(C, 480, 960, 3, 2), (C, 960, 960, 3, 2), (C, 960, 220, 3, 1)]
-    assert [c for c in convs(up.decoder) if c[0] == T] == [(T, 960, 960, 3, 2), (T, 960, 480, 3, 2),
-                                                          (T, 480, 240, 3, 2), (T, 240, 120, 3, 2), (T, 120, 60, 3, 2)]
-    assert up.pad_multiple == 128
-    for n, k in [(9, 32), (6, 32), (18, 32), (3, 7)]:
-        m = meta(f"fgc-dense-{n}-{k}")
-        block = m.decoder.resid_blocks
-        assert isinstance(block, DenseBottleneck)
-        assert convs(block) == [(C, 960 + i * k, k, 3, 1) for i in range(n)] + [(C, 960 + n * k, 960, 1, 1)]
-        assert convs(m.encoder) == convs(up.encoder)
+G1_CONVS = ([(C, 64, 128, 3, 2), (C, 128, 256, 3, 2), (C, 256, 512, 3, 2), (C, 512, 1024, 3, 2)],
+            [(T, 1024, 512, 3, 2), (T, 512, 256, 3, 2), (T, 256, 128, 3, 2), (T, 128, 64, 3, 2), (C, 64, 3, 7, 1)])
+
+
+def conv_params(cin: int, cout: int, k: int) -> int:
+    """Weights and biases of a k×k convolution (a transposed one has as many)."""
+    return cin * cout * k * k + cout
+
+
+def g1_params(input_nc: int, n_down: int = 4, dense: tuple[int, int] | None = None) -> int:
+    """pix2pixHD's G1 from the layer arithmetic: c7s1-64, d…, 9 R blocks (or Dense-N-k), u…, c7s1-3."""
+    n = conv_params(input_nc, 64, 7) + sum(conv_params(64 * 2 ** i, 64 * 2 ** (i + 1), 3) for i in range(n_down))
+    width = 64 * 2 ** n_down
+    if dense is None:
+        n += 9 * 2 * conv_params(width, width, 3)
+    else:
+        layers, k = dense  # each bottleneck layer: 1×1 to 4k, 3×3 to k; then the 1×1 transition
+        n += sum(conv_params(width + i * k, 4 * k, 1) + conv_params(4 * k, k, 3) for i in range(layers))
+        n += conv_params(width + layers * k, width, 1)
+    n += sum(conv_params(width // 2 ** i, width // 2 ** (i + 1), 3) for i in range(n_down))
+    return n + conv_params(64, 3, 7)
+
+
+@pytest.mark.parametrize(("name", "input_nc", "expected"), [
+    ("pix2pixhd-global", 3, 182_443_267), ("pix2pixhd-global", 36, 182_546_755), ("fgc-updown", 36, 729_924_931),
+    ("fgc-dense-9-32", 36, 15_663_843), ("fgc-dense-9-4", 36, 13_900_599), ("fgc-dense-9-128", 36, 27_280_323),
+    ("fgc-dense-6-32", 36, 14_975_235), ("fgc-dense-18-32", 36, 17_950_851)])
+def test_g1_family_parameter_counts_follow_the_layer_arithmetic(name: str, input_nc: int, expected: int) -> None:
+    kw = zoo.get(name).kwargs
+    dense = (kw["dense_layers"], kw["growth"]) if "dense_layers" in kw else None
+    assert g1_params(input_nc, kw.get("n_downsampling", 4), dense) == expected
+    assert sum(p.numel() for p in meta(name, input_nc=input_nc).parameters()) == expected
+
+
+def test_extra_layer_adds_one_down_up_pair_to_g1() -> None:
+    g = meta("fgc-updown", input_nc=36).generator
+    assert convs(g) == ([(C, 36, 64, 7, 1)] + G1_CONVS[0] + [(C, 1024, 2048, 3, 2)] + [(C, 2048, 2048, 3, 1)] * 18 +
+                        [(T, 2048, 1024, 3, 2)] + G1_CONVS[1])
+    assert meta("fgc-updown").pad_multiple == 32
+    x = torch.zeros(1, 36, 64, 128, device="meta")
+    assert g(x).shape == (1, 3, 64, 128)
+
+
+@pytest.mark.parametrize(("n", "k"), [(9, 32), (9, 4), (9, 128), (6, 32), (18, 32), (3, 7)])
+def test_dense_variants_replace_the_residual_blocks_of_g1(n: int, k: int) -> None:
+    m = meta(f"fgc-dense-{n}-{k}", input_nc=36)
+    block = m.generator.model[16]
+    assert isinstance(block, DenseBlock) and not any(type(x).__name__ == "ResnetBlock" for x in m.modules())
+    dense = [c for i in range(n) for c in ((C, 1024 + i * k, 4 * k, 1, 1), (C, 4 * k, k, 3, 1))]
+    assert convs(block) == dense + [(C, 1024 + n * k, 1024, 1, 1)]
+    assert convs(m.generator) == [(C, 36, 64, 7, 1)] + G1_CONVS[0] + convs(block) + G1_CONVS[1]
+    assert m.pad_multiple == 16
+    assert m.generator(torch.zeros(1, 36, 64, 128, device="meta")).shape == (1, 3, 64, 128)
+
+
+def test_every_dense_layer_adds_growth_rate_channels() -> None:
+    block = DenseBlock(24, 5, 6)
+    seen: list[tuple[int, int]] = []
+    for layer in block.layers:
+        layer.register_forward_hook(lambda mod, inp, out: seen.append((inp[0].shape[1], out.shape[1])))
+    assert block(torch.randn(1, 24, 8, 8)).shape == (1, 24, 8, 8)
+    assert seen == [(24 + 6 * i, 6) for i in range(5)]  # layer i sees 24 + i·k channels and adds k
 
 
 @pytest.mark.parametrize("name", zoo.names())
@@ -122,7 +170,7 @@ def test_state_dict_keys_are_documented(name: str) -> None:
 def test_unknown_architecture_suggests_and_dense_names_parse() -> None:
     with pytest.raises(UnknownNameError, match="Did you mean 'hific'"):
         zoo.get("hifc")
-    assert zoo.get("fgc-dense-4-16").kwargs == {"n_layers": 4, "growth": 16}
+    assert zoo.get("fgc-dense-4-16").kwargs == {"dense_layers": 4, "growth": 16}
 
 
 def test_channel_norm_is_the_formula() -> None:
@@ -140,20 +188,44 @@ def test_channel_norm_is_the_formula() -> None:
 
 def test_dense_block_concatenates_every_earlier_output() -> None:
     torch.manual_seed(0)
-    block = DenseBottleneck(6, 3, 2).double()
+    block = DenseBlock(6, 3, 2).double()
     x = torch.randn(1, 6, 5, 5, dtype=torch.float64)
+
+    def norm_relu(t: torch.Tensor) -> torch.Tensor:  # InstanceNorm without affine parameters, then ReLU
+        mean, var = t.mean((2, 3), keepdim=True), t.var((2, 3), unbiased=False, keepdim=True)
+        return F.relu((t - mean) / torch.sqrt(var + 1e-5))
 
     def layer(i: int, inp: torch.Tensor) -> torch.Tensor:
         lay = block.layers[i]
-        mean, var = inp.mean(1, keepdim=True), inp.var(1, keepdim=True)
-        normed = (inp - mean) / torch.sqrt(var + 1e-3) * lay.norm.gamma + lay.norm.beta
-        return F.conv2d(F.relu(normed), lay.conv.weight, lay.conv.bias, padding=1)
+        inner = F.conv2d(norm_relu(inp), lay.conv1.weight, lay.conv1.bias)
+        return F.conv2d(norm_relu(inner), lay.conv2.weight, lay.conv2.bias, padding=1)
 
     f0 = layer(0, x)
     f1 = layer(1, torch.cat([x, f0], 1))
     f2 = layer(2, torch.cat([x, f0, f1], 1))
-    expected = x + F.conv2d(torch.cat([x, f0, f1, f2], 1), block.transition.weight, block.transition.bias)
+    conv = block.transition[2]
+    expected = F.conv2d(norm_relu(torch.cat([x, f0, f1, f2], 1)), conv.weight, conv.bias)
     torch.testing.assert_close(block(x), expected)
+
+
+def test_label_input_is_pix2pixhd_one_hot_and_instance_edges() -> None:
+    from gcbench.codecs.gan.pix2pixhd import label_input
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 35, (2, 1, 6, 9))
+    instances = rng.integers(0, 3, (2, 1, 6, 9))
+    x = label_input(torch.from_numpy(labels).float(), torch.from_numpy(instances).int(), 35).numpy()
+    assert x.shape == (2, 36, 6, 9)
+    np.testing.assert_array_equal(x[:, :35].argmax(1), labels[:, 0])
+    np.testing.assert_array_equal(x[:, :35].sum(1), 1.0)
+    t = instances[:, 0]
+    edge = np.zeros(t.shape, dtype=bool)  # a pixel whose instance differs from any 4-neighbour's
+    edge[:, :, 1:] |= t[:, :, 1:] != t[:, :, :-1]
+    edge[:, :, :-1] |= t[:, :, 1:] != t[:, :, :-1]
+    edge[:, 1:, :] |= t[:, 1:, :] != t[:, :-1, :]
+    edge[:, :-1, :] |= t[:, 1:, :] != t[:, :-1, :]
+    np.testing.assert_array_equal(x[:, 35], edge.astype(np.float32))
+    assert label_input(torch.from_numpy(labels), None, 35).shape == (2, 35, 6, 9)
 
 
 # -- the fixed-length code ---------------------------------------------------------------------------

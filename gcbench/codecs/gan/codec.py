@@ -10,8 +10,8 @@ Spec options (besides those of :class:`gcbench.codecs.learned.codec.LearnedCodec
 
 Without a checkpoint, a weights source or ``random_weights`` the codec says it is unavailable and
 why; it never runs on weights nobody trained unless asked to. Padding follows NeuralCompression
-(reflect, bottom-right) to the architecture's own multiple (64 for HiFiC, 128 with the extra
-down/up pair, 16 for GC and pix2pixHD).
+(reflect, bottom-right) to the architecture's own multiple (64 for HiFiC, 16 for GC, pix2pixHD's G1
+and Dense-N-k, 32 for the Extra-Layer variant of G1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""HiFiC (Mentzer et al. 2020, "High-Fidelity Generative Image Compression") and its fast variants.
+"""HiFiC (Mentzer et al. 2020, "High-Fidelity Generative Image Compression").
 
 Encoder E (paper Fig. 2): ``c7s1-60, d120, d240, d480, d960`` with ChannelNorm and ReLU, then
 conv3×3 to the latent width C_y = 220. Generator G: ChannelNorm, conv3×3 to 960, ChannelNorm,
@@ -16,9 +16,7 @@ State-dict keys (``{i}`` are indices):
 - ``encoder.blocks.{0-4}.0.weight|bias`` convs, ``encoder.blocks.{0-4}.1.gamma|beta`` norms,
   ``encoder.blocks.5.weight|bias`` the latent conv;
 - ``decoder.block_0.{0,2}.gamma|beta``, ``decoder.block_0.1.weight|bias``;
-  ``decoder.resid_blocks.{i}.sequence.{0,3}.weight|bias``, ``….sequence.{1,4}.gamma|beta``
-  (residual bottleneck) or ``decoder.resid_blocks.layers.{i}.norm.gamma|beta``,
-  ``….layers.{i}.conv.weight|bias``, ``decoder.resid_blocks.transition.weight|bias`` (Dense-N-k);
+  ``decoder.resid_blocks.{i}.sequence.{0,3}.weight|bias``, ``….sequence.{1,4}.gamma|beta``;
   ``decoder.blocks.{j}.0.weight|bias`` transposed convs, ``decoder.blocks.{j}.1.gamma|beta``,
   ``decoder.blocks.{last}.weight|bias`` the RGB conv;
 - ``hyper_analysis.{0,2,4}.weight|bias``, ``hyper_synthesis_mean.{0,2,4}.weight|bias``,
@@ -30,10 +28,9 @@ State-dict keys (``{i}`` are indices):
   (``GaussianConditional``: ``scale_table``, ``scale_bound``, ``likelihood_lower_bound.bound``,
   ``lower_bound_scale.bound`` and the CDF tables). Missing CDF tables are rebuilt on load.
 
-Fast generative compression variants change two things (both options of :class:`HiFiC`): one
-extra pair of down/up-sampling layers (``encoder_channels`` gains a sixth entry: the latent at
-1/32, padding to 128), and the 9 residual blocks replaced by a Dense-N-k bottleneck (N dense
-layers, growth rate k; see :class:`~gcbench.codecs.gan.layers.DenseBottleneck`).
+``encoder_channels`` sets the encoder's widths (the generator mirrors them); one entry more adds
+a down/up-sampling pair. The fast generative compression variants (Dalal et al.) are built on
+pix2pixHD's G1, not on HiFiC: see :mod:`gcbench.codecs.gan.pix2pixhd`.
 
 The model follows CompressAI's convention: inputs in [0, 1], ``compress(x) -> {"strings",
 "shape"}``, ``decompress(strings, shape) -> {"x_hat"}``. gcbench's adapter times the
@@ -50,10 +47,9 @@ from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.models import CompressionModel
 from torch import Tensor, nn
 
-from gcbench.codecs.gan.layers import ChannelNorm2d, DenseBottleneck, HiFiCResidualBlock
+from gcbench.codecs.gan.layers import ChannelNorm2d, HiFiCResidualBlock
 
 HIFIC_CHANNELS = (60, 120, 240, 480, 960)
-FAST_CHANNELS = (60, 120, 240, 480, 960, 960)  # one extra down/up-sampling pair
 
 
 class HiFiCEncoder(nn.Module):
@@ -77,10 +73,10 @@ class HiFiCEncoder(nn.Module):
 
 
 class HiFiCGenerator(nn.Module):
-    """``bottleneck``: ``("residual", n_blocks)`` as HiFiC, or ``("dense", N, k)`` for Dense-N-k."""
+    """HiFiC's generator: the latent to the widest width, residual blocks with a skip around them all, up-sampling."""
 
     def __init__(self, image_channels: int = 3, latent_features: int = 220,
-                 channels: Sequence[int] = HIFIC_CHANNELS, bottleneck: tuple[Any, ...] = ("residual", 9)) -> None:
+                 channels: Sequence[int] = HIFIC_CHANNELS, num_residual_blocks: int = 9) -> None:
         super().__init__()
         filters = list(reversed(list(channels)))
         width = filters[0]
@@ -89,16 +85,7 @@ class HiFiCGenerator(nn.Module):
             nn.Conv2d(latent_features, width, kernel_size=3, padding=1),
             ChannelNorm2d(width),
         )
-        kind = bottleneck[0]
-        if kind == "residual":
-            self.resid_blocks: nn.Module = nn.Sequential(*[HiFiCResidualBlock(width) for _ in range(int(bottleneck[1]))])
-            self._global_skip = True
-        elif kind == "dense":
-            # the dense block adds its input itself (its own skip)
-            self.resid_blocks = DenseBottleneck(width, int(bottleneck[1]), int(bottleneck[2]))
-            self._global_skip = False
-        else:
-            raise ValueError(f"unknown bottleneck {bottleneck!r}; use ('residual', n) or ('dense', N, k)")
+        self.resid_blocks = nn.Sequential(*[HiFiCResidualBlock(width) for _ in range(int(num_residual_blocks))])
         blocks: list[nn.Module] = []
         cin = width
         for cout in filters[1:]:  # the mirror of the encoder: one up-sampling per down-sampling
@@ -113,7 +100,7 @@ class HiFiCGenerator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.block_0(x)
-        x = x + self.resid_blocks(x) if self._global_skip else self.resid_blocks(x)
+        x = x + self.resid_blocks(x)
         return self.blocks(x)
 
 
@@ -132,11 +119,10 @@ def _hyper_synthesis(hyper: int, latent: int) -> nn.Sequential:
 
 
 class HiFiC(CompressionModel):
-    """Encoder, generator and mean-scale hyperprior of HiFiC (or a fast variant)."""
+    """Encoder, generator and mean-scale hyperprior of HiFiC."""
 
     def __init__(self, latent_features: int = 220, hyper_features: int = 320, num_residual_blocks: int = 9,
-                 encoder_channels: Sequence[int] = HIFIC_CHANNELS, bottleneck: tuple[Any, ...] | None = None,
-                 in_channels: int = 3) -> None:
+                 encoder_channels: Sequence[int] = HIFIC_CHANNELS, in_channels: int = 3) -> None:
         super().__init__()
         self.encoder_channels = tuple(int(c) for c in encoder_channels)
         if len(self.encoder_channels) < 2:
@@ -144,7 +130,7 @@ class HiFiC(CompressionModel):
         self.factor = 2 ** (len(self.encoder_channels) - 1) * 4  # latent stride × hyper stride
         self.encoder = HiFiCEncoder(in_channels, latent_features, self.encoder_channels)
         self.decoder = HiFiCGenerator(in_channels, latent_features, self.encoder_channels,
-                                      bottleneck or ("residual", num_residual_blocks))
+                                      num_residual_blocks)
         self.hyper_analysis = nn.Sequential(
             _conv(latent_features, hyper_features, stride=1, kernel_size=3), nn.ReLU(inplace=True),
             _conv(hyper_features, hyper_features), nn.ReLU(inplace=True),
@@ -192,9 +178,3 @@ def hific(**kwargs: Any) -> HiFiC:
     """HiFiC as published: C_y = 220, 320 hyper channels, 9 residual blocks."""
     return HiFiC(**kwargs)
 
-
-def fast(n_layers: int | None = None, growth: int | None = None, extra_pair: bool = True, **kwargs: Any) -> HiFiC:
-    """A fast generative compression variant: extra down/up pair, and Dense-N-k when N, k are given."""
-    channels = FAST_CHANNELS if extra_pair else HIFIC_CHANNELS
-    bottleneck = ("dense", n_layers, growth) if n_layers is not None else None
-    return HiFiC(encoder_channels=kwargs.pop("encoder_channels", channels), bottleneck=bottleneck, **kwargs)

@@ -5,9 +5,9 @@
   ``ChannelNorm2D`` (unbiased variance, epsilon 1e-3, parameters ``gamma``/``beta`` of shape
   1×C×1×1), so MS-ILLM/HiFiC checkpoints load unchanged.
 - :class:`HiFiCResidualBlock` — conv3×3, norm, ReLU, conv3×3, norm, plus the input.
-- :class:`DenseBottleneck` — N densely connected layers with growth rate k (Huang et al. 2017),
-  then a 1×1 transition back to the bottleneck width: the "Dense-N-k" blocks of the fast
-  generative compression variants.
+- :class:`DenseBlock` — N densely connected DenseNet-BC bottleneck layers with growth rate k
+  (Huang et al. 2017), then a 1×1 transition back to the input width: the "Dense-N-k" bottleneck
+  of the fast generative compression variants of pix2pixHD's G1 (Dalal et al.).
 - pix2pixHD's ``c7s1-k``/``dk``/``Rk``/``uk`` units (Wang et al. 2018, Appendix), reused by the
   generator of Agustsson et al. 2019.
 """
@@ -56,41 +56,49 @@ class HiFiCResidualBlock(nn.Module):
 
 
 class DenseLayer(nn.Module):
-    """Pre-activation dense layer: norm, ReLU, conv3×3 to ``growth`` channels.
+    """DenseNet-BC's bottleneck layer (Huang et al. 2017, "Bottleneck layers"): norm, ReLU, conv1×1 to
+    ``4·growth`` channels, norm, ReLU, conv3×3 to ``growth`` channels.
 
-    Keys: ``norm.gamma|beta``, ``conv.weight|bias``.
+    Keys: ``conv1.weight|bias``, ``conv2.weight|bias`` (InstanceNorm without affine parameters,
+    pix2pixHD's norm, has none).
     """
 
-    def __init__(self, in_channels: int, growth: int) -> None:
+    def __init__(self, in_channels: int, growth: int, norm: type[nn.Module] = nn.InstanceNorm2d,
+                 bottleneck_factor: int = 4) -> None:
         super().__init__()
-        self.norm = ChannelNorm2d(in_channels)
-        self.conv = nn.Conv2d(in_channels, growth, 3, 1, padding=1)
+        inner = bottleneck_factor * growth
+        self.norm1 = norm(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, inner, 1)
+        self.norm2 = norm(inner)
+        self.conv2 = nn.Conv2d(inner, growth, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.conv(torch.relu(self.norm(x)))
+        return self.conv2(torch.relu(self.norm2(self.conv1(torch.relu(self.norm1(x))))))
 
 
-class DenseBottleneck(nn.Module):
-    """Dense-N-k: ``n_layers`` dense layers of growth rate ``growth`` on a ``channels``-wide map.
+class DenseBlock(nn.Module):
+    """Dense-N-k: ``n_layers`` bottleneck dense layers of growth rate ``growth`` on a ``channels``-wide map.
 
-    Layer i sees the input and the outputs of layers 0…i-1 concatenated (channels + i·k) and adds
-    k new channels; a 1×1 transition maps the channels + N·k to ``channels`` again, and the block's
-    input is added (the global skip HiFiC's residual stack has). Keys: ``layers.{i}.norm.gamma|beta``,
-    ``layers.{i}.conv.weight|bias``, ``transition.weight|bias``.
+    Layer i sees the block's input and the outputs of layers 0…i-1 concatenated (channels + i·k)
+    and adds k channels; a transition (norm, ReLU, conv1×1, DenseNet's transition without its
+    pooling) maps the channels + N·k back to ``channels``, so the block stands where the residual
+    blocks stood. The input reaches the transition through the concatenation; there is no
+    separate skip. Keys: ``layers.{i}.conv1|conv2.weight|bias``, ``transition.2.weight|bias``.
     """
 
-    def __init__(self, channels: int, n_layers: int, growth: int) -> None:
+    def __init__(self, channels: int, n_layers: int, growth: int, norm: type[nn.Module] = nn.InstanceNorm2d) -> None:
         super().__init__()
         if n_layers < 1 or growth < 1:
             raise ValueError(f"Dense-N-k needs N ≥ 1 and k ≥ 1, got N={n_layers}, k={growth}")
-        self.layers = nn.ModuleList(DenseLayer(channels + i * growth, growth) for i in range(n_layers))
-        self.transition = nn.Conv2d(channels + n_layers * growth, channels, 1)
+        self.layers = nn.ModuleList(DenseLayer(channels + i * growth, growth, norm) for i in range(n_layers))
+        total = channels + n_layers * growth
+        self.transition = nn.Sequential(norm(total), nn.ReLU(), nn.Conv2d(total, channels, 1))
 
     def forward(self, x: Tensor) -> Tensor:
         features = [x]
         for layer in self.layers:
             features.append(layer(torch.cat(features, dim=1)))
-        return x + self.transition(torch.cat(features, dim=1))
+        return self.transition(torch.cat(features, dim=1))
 
 
 # -- pix2pixHD units ---------------------------------------------------------------------------

@@ -6,8 +6,9 @@ Names (``names()``):
 ``hific``              HiFiC, Mentzer et al. 2020 (also the MS-ILLM architecture, Muckley et al. 2023)
 ``agustsson2019``      GC generator and encoder of Agustsson et al. 2019, C = 8, L = 5
 ``pix2pixhd-global``   pix2pixHD global generator G1, Wang et al. 2018
-``fgc-updown``         HiFiC plus one extra down/up-sampling pair (latent at 1/32), 9 residual blocks
-``fgc-dense-N-k``      the extra pair plus a Dense-N-k bottleneck (any N, k; e.g. 9-32, 6-32, 18-32)
+``fgc-updown``         Dalal et al.'s Extra-Layer: G1 with one more down/up-sampling pair (d2048, R2048 ×9)
+``fgc-dense-N-k``      Dalal et al.'s Dense-N-k: G1 with its 9 residual blocks replaced by a dense block
+                       of N bottleneck layers, growth rate k (any N, k; 9-32, 9-4, 9-128, 6-32, 18-32 listed)
 =====================  ==========================================================================
 
 Every model follows CompressAI's ``compress``/``decompress`` convention and exposes
@@ -48,9 +49,11 @@ _HIFIC_COMMON = (
 )
 _RESIDUAL = ("decoder.resid_blocks.*.sequence.*.weight", "decoder.resid_blocks.*.sequence.*.bias",
              "decoder.resid_blocks.*.sequence.*.gamma", "decoder.resid_blocks.*.sequence.*.beta")
-_DENSE = ("decoder.resid_blocks.layers.*.norm.gamma", "decoder.resid_blocks.layers.*.norm.beta",
-          "decoder.resid_blocks.layers.*.conv.weight", "decoder.resid_blocks.layers.*.conv.bias",
-          "decoder.resid_blocks.transition.weight", "decoder.resid_blocks.transition.bias")
+_G1 = ("generator.model.*.weight", "generator.model.*.bias")
+_G1_RESIDUAL = ("generator.model.*.conv_block.*.weight", "generator.model.*.conv_block.*.bias")
+_G1_DENSE = ("generator.model.16.layers.*.conv1.weight", "generator.model.16.layers.*.conv1.bias",
+             "generator.model.16.layers.*.conv2.weight", "generator.model.16.layers.*.conv2.bias",
+             "generator.model.16.transition.2.weight", "generator.model.16.transition.2.bias")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class Architecture:
 
 
 _HIFIC_PAPER = "Mentzer, Toderici, Tschannen, Agustsson: High-Fidelity Generative Image Compression, NeurIPS 2020"
+_FGC_PAPER = ("Dalal, Sardana, Jiang: Towards Fast Generative Image Compression (variants of the pix2pixHD global "
+              "generator of Wang et al., CVPR 2018)")
 
 ARCHITECTURES: dict[str, Architecture] = {
     "hific": Architecture(
@@ -89,27 +94,26 @@ ARCHITECTURES: dict[str, Architecture] = {
         "Wang, Liu, Zhu, Tao, Kautz, Catanzaro: High-Resolution Image Synthesis and Semantic Manipulation "
         "with Conditional GANs, CVPR 2018",
         "global generator G1: c7s1-64, d128…d1024, R1024×9, u512…u64, c7s1-3 (decoding an L=4 full-resolution map)",
-        ("generator.model.*.weight", "generator.model.*.bias",
-         "generator.model.*.conv_block.*.weight", "generator.model.*.conv_block.*.bias"),
+        _G1 + _G1_RESIDUAL,
     ),
     "fgc-updown": Architecture(
-        "fgc-updown", "gcbench.codecs.gan.hific:fast",
-        "fast generative compression variant of HiFiC (" + _HIFIC_PAPER + ")",
-        "HiFiC with one extra down/up-sampling pair (latent at 1/32), 9 residual blocks",
-        _HIFIC_COMMON + _RESIDUAL,
+        "fgc-updown", "gcbench.codecs.gan.pix2pixhd:pix2pixhd_global", _FGC_PAPER,
+        "Extra-Layer: G1 with one more down/up-sampling pair, widths doubling as in pix2pixHD "
+        "(c7s1-64, d128…d2048, R2048×9, u1024…u64, c7s1-3)",
+        _G1 + _G1_RESIDUAL, {"n_downsampling": 5},
     ),
 }
 
 _DENSE_NAME = re.compile(r"^fgc-dense-(\d+)-(\d+)$")
-SHOWN_DENSE = ("fgc-dense-9-32", "fgc-dense-6-32", "fgc-dense-18-32")
+SHOWN_DENSE = ("fgc-dense-9-32", "fgc-dense-9-4", "fgc-dense-9-128", "fgc-dense-6-32", "fgc-dense-18-32")
 
 
 def _dense(name: str, n: int, k: int) -> Architecture:
     return Architecture(
-        name, "gcbench.codecs.gan.hific:fast",
-        "fast generative compression variant of HiFiC (" + _HIFIC_PAPER + ")",
-        f"HiFiC with one extra down/up-sampling pair and a Dense-{n}-{k} bottleneck ({n} dense layers, growth {k})",
-        _HIFIC_COMMON + _DENSE, {"n_layers": n, "growth": k},
+        name, "gcbench.codecs.gan.pix2pixhd:pix2pixhd_global", _FGC_PAPER,
+        f"Dense-{n}-{k}: G1 with its 9 residual blocks replaced by a dense block of {n} bottleneck layers "
+        f"(growth rate {k}) and a 1×1 transition back to 1024 channels",
+        _G1 + _G1_DENSE, {"dense_layers": n, "growth": k},
     )
 
 
