@@ -56,6 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
     p.add_argument("--device", help="device for torch metrics and learned codecs: cpu or cuda[:N] "
                                     f"(default {defaults.DEVICE})")
+    p.add_argument("--batch", type=int, metavar="N",
+                   help="tasks per worker call; torch pair metrics (LPIPS, DISTS, MS-SSIM, SSIM) run N images per "
+                        f"call on the device (default {defaults.DEVICE_BATCH} on CUDA, 1 elsewhere)")
     p.add_argument("--random-weights", action="store_true", default=None,
                    help="learned codecs only: untrained networks, to time architectures; recorded on every row")
     p.add_argument("--executor", help=f"where tasks run: local or ray (default {defaults.EXECUTOR})")
@@ -125,7 +128,7 @@ def flag_values(args: argparse.Namespace) -> dict[str, Any]:
 
     given = {
         "codecs": args.codec, "dataset": args.dataset, "out": args.out, "metrics": metric_names(args),
-        "jobs": args.jobs, "threads": args.threads, "device": args.device, "random_weights": args.random_weights,
+        "jobs": args.jobs, "threads": args.threads, "device": args.device, "batch": args.batch, "random_weights": args.random_weights,
         "data_root": args.data_root, "executor": args.executor, "executor_options": executor_options(args),
         "codec_options": codec_overrides(args.codec_option), "binaries": parse_binary_args(args.binary),
         "metric_options": metric_overrides(args.metric_option), "max_images": args.max_images, "masks": args.masks,

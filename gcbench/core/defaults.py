@@ -23,6 +23,7 @@ CROP_SIZE = 192                         # side of the report's example crops, in
 JOBS = 1
 EXECUTOR = "local"
 DEVICE = "cpu"
+DEVICE_BATCH = 8                        # tasks per worker call on CUDA: torch pair metrics run 8 images per call
 METRICS = ("psnr", "ms-ssim")           # computed when a run names none
 TARGET_MODE = "nearest"                 # equal-bitrate: the nearest bpp ("under": highest not above)
 BPP_TOLERANCE = 0.05                    # equal-bitrate search: relative distance still "on target"
@@ -61,3 +62,9 @@ def env_flag(name: str) -> bool:
 def offline() -> bool:
     """Whether downloads are forbidden (``GCBENCH_OFFLINE=1``)."""
     return env_flag("GCBENCH_OFFLINE")
+
+
+def batch_for(device: str) -> int:
+    """Tasks per worker call when none is given: batches on CUDA, one by one elsewhere (on a CPU
+    a batch saves nothing and holds more images in memory)."""
+    return DEVICE_BATCH if str(device).startswith("cuda") else 1

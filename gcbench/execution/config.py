@@ -40,6 +40,7 @@ class RunConfig:
     jobs: int = defaults.JOBS
     threads: int | None = None  # per worker; default: cores // jobs
     device: str = defaults.DEVICE  # torch metrics and learned codecs (their spec option ``device``)
+    batch: int | None = None  # tasks per worker call, torch pair metrics batched; default: defaults.batch_for(device)
     random_weights: bool = False  # learned codecs with untrained networks (to time architectures)
     data_root: str | None = None
     executor: str = defaults.EXECUTOR
@@ -74,6 +75,8 @@ class RunConfig:
             raise ConfigError(f"--jobs must be at least 1, got {self.jobs!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ConfigError(f"--threads must be at least 1, got {self.threads!r}")
+        if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
+            raise ConfigError(f"--batch must be at least 1, got {self.batch!r}")
         if self.target_mode not in MODES:
             raise ConfigError(f"unknown target mode {self.target_mode!r}; choose one of {', '.join(MODES)}")
         for t in self.target_bpp:
@@ -104,6 +107,7 @@ _VALUE_KINDS: dict[str, tuple[Any, str]] = {
     "out": (lambda v: isinstance(v, str), "a string (a folder)"),
     "jobs": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
     "threads": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "batch": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
     "max_images": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
     "device": (lambda v: isinstance(v, str), "a string (cpu, cuda or cuda:N)"),
     "data_root": (lambda v: isinstance(v, str), "a string (a folder)"),

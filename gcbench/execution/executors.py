@@ -24,7 +24,7 @@ from typing import Protocol
 
 from gcbench.core.errors import ConfigError
 from gcbench.execution.plan import Task
-from gcbench.execution.worker import execute, init_worker, pin_threads
+from gcbench.execution.worker import execute, execute_many, init_worker, pin_threads
 from gcbench.results.records import TaskRecord
 
 
@@ -48,19 +48,43 @@ def default_threads(jobs: int) -> int:
     return max(1, cores // max(1, jobs))
 
 
+def chunks(tasks: Iterable[Task], size: int) -> Iterator[list[Task]]:
+    """Consecutive tasks in lists of ``size`` (the last may be shorter). Plans are image-major,
+    so a chunk mostly holds one image at several settings: pairs of one size, one batch."""
+    chunk: list[Task] = []
+    for task in tasks:
+        chunk.append(task)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _check_batch(batch: int) -> int:
+    if not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"--batch must be at least 1, got {batch!r}")
+    return batch
+
+
 class InProcessExecutor:
     name = "inline"
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, batch: int = 1) -> None:
         self.threads = threads or default_threads(1)
+        self.batch = _check_batch(batch)
 
     def describe(self) -> dict[str, object]:
-        return {"executor": self.name, "jobs": 1, "threads_per_worker": self.threads}
+        return {"executor": self.name, "jobs": 1, "threads_per_worker": self.threads, "batch": self.batch}
 
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskRecord]:
         pin_threads(self.threads)
-        for task in tasks:
-            yield execute(task)
+        if self.batch == 1:
+            for task in tasks:
+                yield execute(task)
+            return
+        for chunk in chunks(tasks, self.batch):
+            yield from execute_many(chunk)
 
     def start(self) -> None:
         """Nothing to start: tasks run in this process."""
@@ -90,11 +114,13 @@ class LocalPoolExecutor:
 
     name = "local"
 
-    def __init__(self, jobs: int, threads: int | None = None, preload: Sequence[str] | None = None) -> None:
+    def __init__(self, jobs: int, threads: int | None = None, preload: Sequence[str] | None = None,
+                 batch: int = 1) -> None:
         if jobs < 1:
             raise ConfigError(f"--jobs must be at least 1, got {jobs}")
         self.jobs = jobs
         self.threads = threads or default_threads(jobs)
+        self.batch = _check_batch(batch)
         self.method = start_method()
         self.preload = list(worker_preload() if preload is None else preload)
         self._owns_tracker: bool | None = None  # decided when the first helper process starts
@@ -102,7 +128,7 @@ class LocalPoolExecutor:
 
     def describe(self) -> dict[str, object]:
         return {"executor": self.name, "jobs": self.jobs, "threads_per_worker": self.threads,
-                "start_method": self.method}
+                "start_method": self.method, "batch": self.batch}
 
     def start(self) -> None:
         """Start the fork server now, so that its imports overlap the driver's planning."""
@@ -135,32 +161,38 @@ class LocalPoolExecutor:
             initargs=(self.threads,),
         )
 
+    def _submit(self, pool: ProcessPoolExecutor, chunk: list[Task]) -> Future[list[TaskRecord]]:
+        if self.batch == 1:
+            return pool.submit(_execute_one, chunk[0])
+        return pool.submit(execute_many, chunk)
+
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskRecord]:
-        pending = iter(tasks)
+        pending = chunks(tasks, self.batch)
         self.start()
         pool = self._pool()
-        inflight: dict[Future[TaskRecord], Task] = {}
+        inflight: dict[Future[list[TaskRecord]], list[Task]] = {}
         try:
             while True:
                 while len(inflight) < 2 * self.jobs:
-                    task = next(pending, None)
-                    if task is None:
+                    chunk = next(pending, None)
+                    if chunk is None:
                         break
-                    inflight[pool.submit(execute, task)] = task
+                    inflight[self._submit(pool, chunk)] = chunk
                 if not inflight:
                     return
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 broken = False
                 for fut in done:
-                    task = inflight.pop(fut)
+                    chunk = inflight.pop(fut)
                     try:
-                        yield fut.result()
+                        records = fut.result()
                     except BrokenProcessPool:
                         broken = True
-                        yield _died(task)
+                        records = [_died(task) for task in chunk]
+                    yield from records
                 if broken:
-                    for fut, task in list(inflight.items()):
-                        yield _died(task)
+                    for chunk in list(inflight.values()):
+                        yield from (_died(task) for task in chunk)
                     inflight.clear()
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = self._pool()
@@ -168,6 +200,11 @@ class LocalPoolExecutor:
             pool.shutdown(wait=True, cancel_futures=True)
             del pool
             self.close()
+
+
+def _execute_one(task: Task) -> list[TaskRecord]:
+    """A pool worker's call for one task (a list, as for a chunk)."""
+    return [execute(task)]
 
 
 def _tracker_running() -> bool:
@@ -209,10 +246,10 @@ def _died(task: Task) -> TaskRecord:
     return rec
 
 
-def _local(jobs: int, threads: int | None = None, **options: object) -> Executor:
+def _local(jobs: int, threads: int | None = None, batch: int = 1, **options: object) -> Executor:
     if options:
         raise ConfigError(f"the local executor takes no options, got {sorted(options)}")
-    return InProcessExecutor(threads) if jobs == 1 else LocalPoolExecutor(jobs, threads)
+    return InProcessExecutor(threads, batch) if jobs == 1 else LocalPoolExecutor(jobs, threads, batch=batch)
 
 
 # Executor name → factory (a callable or "module:attr", imported only when chosen).
@@ -222,8 +259,11 @@ EXECUTORS: dict[str, object] = {
 }
 
 
-def make_executor(name: str, jobs: int, threads: int | None = None, **options: object) -> Executor:
-    """The executor registered as ``name`` (local or ray), built with its options checked."""
+def make_executor(name: str, jobs: int, threads: int | None = None, batch: int = 1, **options: object) -> Executor:
+    """The executor registered as ``name`` (local or ray), built with its options checked.
+
+    ``batch``: tasks per worker call, whose torch pair metrics run as one batch per image size
+    (the local executor; Ray runs tasks one by one)."""
     from gcbench.core.registry import import_target
 
     factory = EXECUTORS.get(name)
@@ -231,4 +271,4 @@ def make_executor(name: str, jobs: int, threads: int | None = None, **options: o
         raise ConfigError(f"unknown executor {name!r}; choose one of {', '.join(sorted(EXECUTORS))}")
     if isinstance(factory, str):
         factory = import_target(factory)
-    return factory(jobs, threads, **options)  # type: ignore[operator]
+    return factory(jobs, threads, batch, **options)  # type: ignore[operator]

@@ -363,8 +363,10 @@ class _ImageObjects:
             return None, str(exc)
 
 
-def make_ray_executor(jobs: int, threads: int | None = None, **options: Any) -> RayExecutor:
-    """The ``EXECUTORS`` factory: checks option names, so a typo is an error, not ignored."""
+def make_ray_executor(jobs: int, threads: int | None = None, batch: int = 1, **options: Any) -> RayExecutor:
+    """The ``EXECUTORS`` factory: checks option names, so a typo is an error, not ignored.
+
+    Ray runs one task per call: ``batch`` (tasks per call elsewhere) is accepted and not used."""
     known = {"address", "max_retries", "gpus_per_task", "max_inflight", "runtime_env"}
     unknown = set(options) - known
     if unknown:

@@ -166,7 +166,8 @@ def prepare(config: RunConfig) -> PreparedRun:
     from gcbench.execution.executors import make_executor
 
     config.check()
-    executor = make_executor(config.executor, config.jobs, config.threads, **config.executor_options)
+    batch = config.batch if config.batch is not None else defaults.batch_for(config.device)
+    executor = make_executor(config.executor, config.jobs, config.threads, batch, **config.executor_options)
     try:
         return _prepared(config, executor)
     except BaseException:

@@ -172,14 +172,19 @@ def _encode(task: Task, codec: Codec, original: np.ndarray, rec: TaskRecord, shi
     return rec.data
 
 
-def execute(task: Task, st: WorkerState | None = None, *, image: np.ndarray | None = None,
-            bitstream: bytes | None = None, shipped: ShippedInputs | None = None) -> TaskRecord:
-    """Run one task; every failure becomes part of the record, nothing is raised.
+@dataclass
+class _Decoded:
+    """A task whose reconstruction is ready for its metrics."""
 
-    ``image``, ``bitstream`` and ``shipped`` let a remote executor hand over the original, a
-    stored bitstream and the image's mask and label, for workers that cannot read the driver's files.
-    """
-    st = st or state()
+    rec: TaskRecord
+    codec: Codec
+    original: np.ndarray
+    recon: np.ndarray
+
+
+def _decode(task: Task, st: WorkerState, image: np.ndarray | None, bitstream: bytes | None,
+            shipped: ShippedInputs | None) -> _Decoded | TaskRecord:
+    """Load, encode (or read the stored bitstream) and decode one task; its record on failure."""
     rec = _record(task)
     stage = "load"
     try:
@@ -210,9 +215,73 @@ def execute(task: Task, st: WorkerState | None = None, *, image: np.ndarray | No
         rec.status, rec.error_stage, rec.error = "error", stage, _error_text(exc)
         rec.data = None
         return rec
+    return _Decoded(rec, codec, original, recon)
+
+
+def execute(task: Task, st: WorkerState | None = None, *, image: np.ndarray | None = None,
+            bitstream: bytes | None = None, shipped: ShippedInputs | None = None) -> TaskRecord:
+    """Run one task; every failure becomes part of the record, nothing is raised.
+
+    ``image``, ``bitstream`` and ``shipped`` let a remote executor hand over the original, a
+    stored bitstream and the image's mask and label, for workers that cannot read the driver's files.
+    """
+    st = st or state()
+    done = _decode(task, st, image, bitstream, shipped)
+    if isinstance(done, TaskRecord):
+        return done
     for ref in task.metrics:
-        rec.metrics.append(_measure(ref, task, st, codec, original, recon, rec, shipped))
-    return rec
+        done.rec.metrics.append(_measure(ref, task, st, done.codec, done.original, done.recon, done.rec, shipped))
+    return done.rec
+
+
+def batchable(ref: MetricRef, metric: Any) -> bool:
+    """A pair metric on a device that takes nothing but the two images: one call can serve many tasks."""
+    return (getattr(metric, "kind", "") == "pair" and getattr(metric, "uses_device", False) and not ref.is_set
+            and not getattr(metric, "needs_mask", False) and not getattr(metric, "needs_codec", False))
+
+
+def execute_many(tasks: list[Task], st: WorkerState | None = None) -> list[TaskRecord]:
+    """Run several tasks, computing each batchable metric once over all of them (stacked by
+    size on the metric's device: the CUDA path); the records equal ``execute`` on each task."""
+    st = st or state()
+    decoded = [(task, _decode(task, st, None, None, None)) for task in tasks]
+    batches: dict[str, list[tuple[MetricRef, Task, _Decoded]]] = {}
+    for task, done in decoded:
+        if isinstance(done, TaskRecord):
+            continue
+        for ref in task.metrics:
+            metric = _metric_or_none(st, ref)
+            if metric is not None and batchable(ref, metric):
+                batches.setdefault(ref.metric_id, []).append((ref, task, done))
+            else:
+                done.rec.metrics.append(_measure(ref, task, st, done.codec, done.original, done.recon, done.rec, None))
+    for items in batches.values():
+        _measure_batch(st, items)
+    return [done if isinstance(done, TaskRecord) else done.rec for _, done in decoded]
+
+
+def _metric_or_none(st: WorkerState, ref: MetricRef) -> Any:
+    try:
+        return st.metric(ref)
+    except Exception:  # noqa: BLE001 - _measure records the error on each task
+        return None
+
+
+def _measure_batch(st: WorkerState, items: list[tuple[MetricRef, Task, _Decoded]]) -> None:
+    """One metric over many tasks in one call; should the call fail, each task is measured alone,
+    so an error lands on the task that caused it."""
+    ref = items[0][0]
+    metric = st.metric(ref)
+    try:
+        values = metric.compute_many([(done.original, done.recon) for _, _, done in items])
+    except Exception:  # noqa: BLE001
+        for ref, task, done in items:
+            done.rec.metrics.append(_measure(ref, task, st, done.codec, done.original, done.recon, done.rec, None))
+        return
+    versions = metric.versions()
+    for (ref, _, done), value in zip(items, values, strict=True):
+        done.rec.metrics.append(MetricOutcome(metric=ref.name, metric_id=ref.metric_id, versions=versions,
+                                              values={k: float(v) for k, v in value.items()}))
 
 
 def _measure(ref: MetricRef, task: Task, st: WorkerState, codec: Codec, original: np.ndarray, recon: np.ndarray,

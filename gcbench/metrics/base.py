@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -114,6 +115,22 @@ class PairMetric(Metric):
     @abstractmethod
     def compute(self, original: np.ndarray, reconstruction: np.ndarray) -> dict[str, float]:
         """Values for this metric's columns, for one image pair (uint8 H×W×3 RGB each)."""
+
+    def compute_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[dict[str, float]]:
+        """Values for several pairs, in order; equal to ``compute`` on each.
+
+        Torch metrics override this to stack pairs of one size into a single call on their
+        device (the worker batches tasks this way on CUDA); others loop.
+        """
+        return [self.compute(original, reconstruction) for original, reconstruction in pairs]
+
+
+def same_size_groups(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[list[int]]:
+    """Indices of ``pairs`` grouped by image shape, each group in order: what one batched call takes."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, (original, _) in enumerate(pairs):
+        groups.setdefault(tuple(original.shape), []).append(i)
+    return list(groups.values())
 
 
 class NoRefMetric(Metric):

@@ -16,6 +16,7 @@ metric's versions as an unverified file, so such values are never mistaken for r
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from gcbench.core.availability import Availability, require_modules
-from gcbench.core.errors import ConfigError, MetricError, WeightsError
+from gcbench.core.errors import ConfigError, WeightsError
 from gcbench.metrics.base import Column, PairMetric
+from gcbench.metrics.device_batch import batched_values
 from gcbench.metrics.precision import full_precision
 
 LPIPS_TRUNKS = {"alex": ("alexnet-imagenet", "alexnet"), "vgg": ("vgg16-imagenet", "vgg16")}
@@ -36,11 +38,6 @@ def _version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:
         return "not installed"
-
-
-def _check_pair(original: np.ndarray, reconstruction: np.ndarray) -> None:
-    if original.shape != reconstruction.shape:
-        raise MetricError(f"shapes differ: original {original.shape}, reconstruction {reconstruction.shape}")
 
 
 def load_torchvision_state(path: Path, arch: str) -> dict[str, Any]:
@@ -104,20 +101,36 @@ class _TrunkMetric(PairMetric):
     def preflight(self) -> None:
         self.trunk_path()
 
-    def _pair_tensors(self, original: np.ndarray, reconstruction: np.ndarray, scale: float, offset: float) -> Any:
+    #: the network's input range: pixel · scale + offset
+    scale: float = 1.0
+    offset: float = 0.0
+
+    def _scores(self, x: Any, y: Any) -> Any:
+        """One value per image of (N, 3, H, W) float32 batches already in the input range."""
+        raise NotImplementedError
+
+    def compute(self, original: np.ndarray, reconstruction: np.ndarray) -> dict[str, float]:
+        return self.compute_many([(original, reconstruction)])[0]
+
+    def compute_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[dict[str, float]]:
+        """Same-sized pairs go through the network as one batch on the metric's device."""
         import torch
 
-        def one(a: np.ndarray) -> Any:
-            t = torch.tensor(a).permute(2, 0, 1)[None]  # a copy: decoded arrays may be read-only
-            return t.to(self.device, torch.float32) * scale + offset
+        self.prepare()
 
-        return one(original), one(reconstruction)
+        def scores(x: Any, y: Any) -> Any:
+            with full_precision(self.device):
+                return self._scores(x.to(torch.float32) * self.scale + self.offset,
+                                    y.to(torch.float32) * self.scale + self.offset)
+
+        return batched_values(pairs, self.device, scores, self.columns[0].name)
 
 
 class LPIPS(_TrunkMetric):
     name = "lpips"
     columns = (Column("lpips", higher_is_better=False, label="LPIPS", minimum=0.0),)
     library = "lpips"
+    scale, offset = 1.0 / 127.5, -1.0  # lpips.im2tensor's scaling to [-1, 1]
 
     def __init__(self, device: str = "cpu", net: str = "alex", version: str = "0.1",
                  trunk_weights: str | None = None) -> None:
@@ -152,15 +165,8 @@ class LPIPS(_TrunkMetric):
         features_into_slices(model.net, load_torchvision_state(path, self.arch), model.net.N_slices)
         self._model = model.eval().to(self.device)
 
-    def compute(self, original: np.ndarray, reconstruction: np.ndarray) -> dict[str, float]:
-        import torch
-
-        _check_pair(original, reconstruction)
-        self.prepare()
-        x, y = self._pair_tensors(original, reconstruction, 1.0 / 127.5, -1.0)  # lpips.im2tensor's scaling
-        with torch.no_grad(), full_precision(self.device):
-            value = float(self._model(x, y).flatten()[0])
-        return {"lpips": value}
+    def _scores(self, x: Any, y: Any) -> Any:
+        return self._model(x, y)
 
 
 _DISTS_LOCK = threading.Lock()
@@ -187,6 +193,7 @@ class DISTS(_TrunkMetric):
     columns = (Column("dists", higher_is_better=False, label="DISTS", minimum=0.0),)
     library = "dists-pytorch"
     trunk_entry = DISTS_TRUNK
+    scale = 1.0 / 255.0  # DISTS takes [0, 1]
 
     def __init__(self, device: str = "cpu", trunk_weights: str | None = None) -> None:
         super().__init__(device, trunk_weights=trunk_weights)
@@ -228,12 +235,5 @@ class DISTS(_TrunkMetric):
         model.alpha.data, model.beta.data = ab["alpha"], ab["beta"]
         self._model = model.eval().to(self.device)
 
-    def compute(self, original: np.ndarray, reconstruction: np.ndarray) -> dict[str, float]:
-        import torch
-
-        _check_pair(original, reconstruction)
-        self.prepare()
-        x, y = self._pair_tensors(original, reconstruction, 1.0 / 255.0, 0.0)
-        with torch.no_grad(), full_precision(self.device):
-            value = float(self._model(x, y, require_grad=False, batch_average=False).flatten()[0])
-        return {"dists": value}
+    def _scores(self, x: Any, y: Any) -> Any:
+        return self._model(x, y, require_grad=False, batch_average=False)

@@ -9,21 +9,18 @@ dB as -10·log10(1 - MS-SSIM).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from gcbench.core.availability import Availability, require_modules
 from gcbench.core.errors import MetricError
 from gcbench.metrics.base import Column, PairMetric
+from gcbench.metrics.device_batch import batched_values, check_pair
 
 #: gcbench.metrics.fast_ssim's numbers, stored with every SSIM and MS-SSIM value (metric versions):
 #: bump when they change. Kept here, free of torch, so that planning a run never imports torch.
 SSIM_IMPLEMENTATION = "1"
-
-
-def _check_pair(original: np.ndarray, reconstruction: np.ndarray) -> None:
-    if original.shape != reconstruction.shape:
-        raise MetricError(f"shapes differ: original {original.shape}, reconstruction {reconstruction.shape}")
 
 
 def _squared_error_sum(original: np.ndarray, reconstruction: np.ndarray) -> float:
@@ -38,7 +35,7 @@ def _squared_error_sum(original: np.ndarray, reconstruction: np.ndarray) -> floa
 
 def psnr(original: np.ndarray, reconstruction: np.ndarray, peak: float = 255.0) -> float:
     """PSNR in dB over all pixels and channels (CompressAI's per-image definition); inf when identical."""
-    _check_pair(original, reconstruction)
+    check_pair(original, reconstruction)
     mse = _squared_error_sum(original, reconstruction) / original.size
     if mse == 0.0:
         return math.inf
@@ -87,19 +84,19 @@ class MSSSIM(PairMetric):
         return {"pytorch-msssim": version("pytorch-msssim"), "gcbench-ssim": SSIM_IMPLEMENTATION}
 
     def compute(self, original: np.ndarray, reconstruction: np.ndarray) -> dict[str, float]:
-        import torch
+        return self.compute_many([(original, reconstruction)])[0]
 
+    def compute_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[dict[str, float]]:
+        """Same-sized pairs in one batched call on the metric's device (8-bit, exact float64 sums)."""
         from gcbench.metrics.fast_ssim import ms_ssim
 
-        _check_pair(original, reconstruction)
-        h, w = original.shape[:2]
-        if min(h, w) < MS_SSIM_MIN_SIDE:
-            raise MetricError(
-                f"image {h}×{w} is too small for MS-SSIM: both sides must be at least {MS_SSIM_MIN_SIDE} px "
-                "(5 scales with an 11-px window)"
-            )
-        # A permuted view of the 8-bit image, no copy: ms_ssim reads any layout and dtype.
-        x = torch.from_numpy(np.asarray(original)).permute(2, 0, 1)[None].to(self.device)
-        y = torch.from_numpy(np.asarray(reconstruction)).permute(2, 0, 1)[None].to(self.device)
-        value = float(ms_ssim(x, y, data_range=255)[0])
-        return {"ms_ssim": value, "ms_ssim_db": to_db(value)}
+        for original, reconstruction in pairs:
+            check_pair(original, reconstruction)
+            h, w = original.shape[:2]
+            if min(h, w) < MS_SSIM_MIN_SIDE:
+                raise MetricError(
+                    f"image {h}×{w} is too small for MS-SSIM: both sides must be at least {MS_SSIM_MIN_SIDE} px "
+                    "(5 scales with an 11-px window)"
+                )
+        values = batched_values(pairs, self.device, lambda x, y: ms_ssim(x, y, data_range=255), "ms_ssim")
+        return [{"ms_ssim": v["ms_ssim"], "ms_ssim_db": to_db(v["ms_ssim"])} for v in values]

@@ -205,9 +205,13 @@ class RegionLPIPS(LPIPS):
         """The LPIPS distance at each pixel (H×W float64)."""
         import torch
 
+        from gcbench.metrics.device_batch import device_batch
+        from gcbench.metrics.precision import full_precision
+
         self.prepare()
-        x, y = self._pair_tensors(original, reconstruction, 1.0 / 127.5, -1.0)
-        with torch.no_grad():
+        x, y = (device_batch([im], self.device).to(torch.float32) * self.scale + self.offset
+                for im in (original, reconstruction))
+        with torch.no_grad(), full_precision(self.device):
             d = self._model(x, y)
         return d[0, 0].double().cpu().numpy()
 

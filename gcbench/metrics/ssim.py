@@ -16,11 +16,14 @@ faster), equal to the reference to ~1e-15.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from gcbench.core.availability import Availability, require_modules
 from gcbench.core.errors import MetricError
 from gcbench.metrics.base import Column, PairMetric
+from gcbench.metrics.device_batch import batched_values, check_pair
 from gcbench.metrics.pixel import SSIM_IMPLEMENTATION, to_db
 
 SIGMA = 1.5
@@ -93,22 +96,19 @@ class SSIM(PairMetric):
         return {"numpy": np.__version__, "gcbench-ssim": SSIM_IMPLEMENTATION}
 
     def compute(self, original: np.ndarray, reconstruction: np.ndarray) -> dict[str, float]:
-        import torch
+        return self.compute_many([(original, reconstruction)])[0]
 
+    def compute_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[dict[str, float]]:
+        """Same-sized pairs in one batched call on the metric's device."""
         from gcbench.metrics.fast_ssim import WIN_SIZE
         from gcbench.metrics.fast_ssim import ssim as fast
 
-        if original.shape != reconstruction.shape:
-            raise MetricError(f"shapes differ: original {original.shape}, reconstruction {reconstruction.shape}")
-        h, w = original.shape[:2]
-        if min(h, w) < WIN_SIZE:
-            raise MetricError(
-                f"image {h}×{w} is too small for SSIM: both sides must be at least {WIN_SIZE} px (Gaussian window)"
-            )
-
-        def batch(image: np.ndarray) -> torch.Tensor:
-            t = torch.from_numpy(np.asarray(image))
-            return (t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]).to(self.device)
-
-        value = float(fast(batch(original), batch(reconstruction), data_range=255)[0])
-        return {"ssim": value, "ssim_db": to_db(value)}
+        for original, reconstruction in pairs:
+            check_pair(original, reconstruction)
+            h, w = original.shape[:2]
+            if min(h, w) < WIN_SIZE:
+                raise MetricError(
+                    f"image {h}×{w} is too small for SSIM: both sides must be at least {WIN_SIZE} px (Gaussian window)"
+                )
+        values = batched_values(pairs, self.device, lambda x, y: fast(x, y, data_range=255), "ssim")
+        return [{"ssim": v["ssim"], "ssim_db": to_db(v["ssim"])} for v in values]

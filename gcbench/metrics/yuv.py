@@ -41,7 +41,8 @@ import numpy as np
 
 from gcbench.core.errors import ConfigError
 from gcbench.metrics.base import Column, PairMetric
-from gcbench.metrics.pixel import _check_pair, psnr
+from gcbench.metrics.device_batch import check_pair
+from gcbench.metrics.pixel import psnr
 
 MATRICES = ("bt709", "bt601")
 RANGES = ("full", "limited")
@@ -72,7 +73,7 @@ def to_ycbcr(rgb: np.ndarray, matrix: str, range_: str, chroma_offset: str = "h2
 def yuv_psnr(original: np.ndarray, reconstruction: np.ndarray, matrix: str = "bt709",
              range_: str = "full", chroma_offset: str = "h273") -> dict[str, float]:
     """Per-plane and 6:1:1-weighted PSNR of two 8-bit RGB images on 8-bit Y'CbCr 4:4:4."""
-    _check_pair(original, reconstruction)
+    check_pair(original, reconstruction)
     a = to_ycbcr(original, matrix, range_, chroma_offset)
     b = to_ycbcr(reconstruction, matrix, range_, chroma_offset)
     y, u, v = (psnr(a[..., k], b[..., k], peak=255.0) for k in range(3))
