@@ -9,7 +9,8 @@ before and after.
 
     python benchmarks/msssim.py [--kodak DIR] [--images 24] [--repeat 5] [--quality 50] [--threads N]
 
-Kodak: --kodak, else $GCBENCH_DATA/kodak, else ../shared/datasets/kodak beside the checkout.
+Kodak: --kodak, else $GCBENCH_DATA/kodak, else gcbench's own dataset resolution (the user cache,
+or a verified download: ``gcbench datasets download kodak``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def default_kodak() -> Path:
     data = os.environ.get("GCBENCH_DATA")
     if data:
         return Path(data) / "kodak"
-    return Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak"
+    from gcbench.data.datasets import load_dataset
+
+    return Path(load_dataset("kodak").root)
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:

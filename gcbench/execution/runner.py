@@ -268,6 +268,8 @@ def _run(config: RunConfig, prepared: PreparedRun, t_start: float) -> RunReport:
         tasks = plan_run(config, prepared, images)
         todo, skipped = pending_tasks(tasks, store)
         todo = mark_references(todo, prepared.metrics)
+        if config.write_outputs and prepared.executor.name != "inline":
+            _import_in_background(("pandas", "gcbench.results.views", "gcbench.analysis.plots", "matplotlib.pyplot"))
         n_ok, n_failed, n_metric_fail = execute_tasks(prepared.executor, todo, store, run_id,
                                                       prepared.dataset.name, config.progress)
         n_metric_fail += run_set_stage(store, tasks, prepared.metrics)
@@ -284,6 +286,22 @@ def _run(config: RunConfig, prepared: PreparedRun, t_start: float) -> RunReport:
         raise
     finally:
         store.close()
+
+
+def _import_in_background(modules: tuple[str, ...]) -> None:
+    """Import what the final tables and plots need while workers in other processes compute: the
+    driver only waits for their records then, and the imports (half a second) leave the end of the run."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - write_outputs imports again and reports any error itself
+                return
+
+    threading.Thread(target=load, name="gcbench-output-imports", daemon=True).start()
 
 
 def write_outputs(out: Path) -> list[Path]:
