@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -90,13 +91,19 @@ class MSSSIM(PairMetric):
         """Same-sized pairs in one batched call on the metric's device (8-bit, exact float64 sums)."""
         from gcbench.metrics.fast_ssim import ms_ssim
 
-        for original, reconstruction in pairs:
-            check_pair(original, reconstruction)
-            h, w = original.shape[:2]
-            if min(h, w) < MS_SSIM_MIN_SIDE:
-                raise MetricError(
-                    f"image {h}×{w} is too small for MS-SSIM: both sides must be at least {MS_SSIM_MIN_SIDE} px "
-                    "(5 scales with an 11-px window)"
-                )
-        values = batched_values(pairs, self.device, lambda x, y: ms_ssim(x, y, data_range=255), "ms_ssim")
-        return [{"ms_ssim": v["ms_ssim"], "ms_ssim_db": to_db(v["ms_ssim"])} for v in values]
+        return similarity_with_db(pairs, self.device, lambda x, y: ms_ssim(x, y, data_range=255), "ms_ssim",
+                                  MS_SSIM_MIN_SIDE, "MS-SSIM", "5 scales with an 11-px window")
+
+
+def similarity_with_db(pairs: Sequence[tuple[np.ndarray, np.ndarray]], device: str, scores: Any, column: str,
+                       min_side: int, label: str, why: str) -> list[dict[str, float]]:
+    """``{column, column_db}`` per pair from a batched similarity (MS-SSIM, SSIM): pairs checked
+    (one shape each, both sides at least ``min_side``), then one call per group of one size."""
+    for original, reconstruction in pairs:
+        check_pair(original, reconstruction)
+        h, w = original.shape[:2]
+        if min(h, w) < min_side:
+            raise MetricError(f"image {h}×{w} is too small for {label}: both sides must be at least {min_side} px "
+                              f"({why})")
+    values = batched_values(pairs, device, scores, column)
+    return [{column: v[column], f"{column}_db": to_db(v[column])} for v in values]

@@ -23,8 +23,7 @@ import numpy as np
 from gcbench.core.availability import Availability, require_modules
 from gcbench.core.errors import MetricError
 from gcbench.metrics.base import Column, PairMetric
-from gcbench.metrics.device_batch import batched_values, check_pair
-from gcbench.metrics.pixel import SSIM_IMPLEMENTATION, to_db
+from gcbench.metrics.pixel import SSIM_IMPLEMENTATION, similarity_with_db
 
 SIGMA = 1.5
 TRUNCATE = 3.5
@@ -103,12 +102,5 @@ class SSIM(PairMetric):
         from gcbench.metrics.fast_ssim import WIN_SIZE
         from gcbench.metrics.fast_ssim import ssim as fast
 
-        for original, reconstruction in pairs:
-            check_pair(original, reconstruction)
-            h, w = original.shape[:2]
-            if min(h, w) < WIN_SIZE:
-                raise MetricError(
-                    f"image {h}×{w} is too small for SSIM: both sides must be at least {WIN_SIZE} px (Gaussian window)"
-                )
-        values = batched_values(pairs, self.device, lambda x, y: fast(x, y, data_range=255), "ssim")
-        return [{"ssim": v["ssim"], "ssim_db": to_db(v["ssim"])} for v in values]
+        return similarity_with_db(pairs, self.device, lambda x, y: fast(x, y, data_range=255), "ssim", WIN_SIZE,
+                                  "SSIM", "Gaussian window")
