@@ -125,10 +125,15 @@ class LocalPoolExecutor:
         self.preload = list(worker_preload() if preload is None else preload)
         self._owns_tracker: bool | None = None  # decided when the first helper process starts
         self._owns_forkserver = False
+        self.fallback = ""  # why the preferred start method could not be used, if it could not
 
     def describe(self) -> dict[str, object]:
-        return {"executor": self.name, "jobs": self.jobs, "threads_per_worker": self.threads,
-                "start_method": self.method, "batch": self.batch}
+        described: dict[str, object] = {"executor": self.name, "jobs": self.jobs,
+                                        "threads_per_worker": self.threads, "start_method": self.method,
+                                        "batch": self.batch}
+        if self.fallback:
+            described["start_method_fallback"] = self.fallback
+        return described
 
     def start(self) -> None:
         """Start the fork server now, so that its imports overlap the driver's planning."""
@@ -139,10 +144,17 @@ class LocalPoolExecutor:
         from multiprocessing import forkserver
 
         server = getattr(forkserver, "_forkserver", None)
-        if server is not None and getattr(server, "_forkserver_pid", None) is None:
+        ours = server is not None and getattr(server, "_forkserver_pid", None) is None
+        if ours:
             forkserver.set_forkserver_preload(self.preload)
-            self._owns_forkserver = True  # else another user of this process started it: theirs to stop
-        forkserver.ensure_running()
+        try:
+            forkserver.ensure_running()
+        except OSError as exc:
+            # Its UNIX socket lives in the temporary folder, whose path may be too long for one
+            # (about 100 bytes), or sockets may be refused: spawned workers give the same results.
+            self.method, self.fallback = "spawn", f"fork server unavailable ({exc}): workers spawned"
+            return
+        self._owns_forkserver = ours  # else another user of this process started it: theirs to stop
 
     def close(self) -> None:
         """Stop the fork server and the resource tracker, if this executor started them."""

@@ -430,7 +430,9 @@ def test_concurrent_tasks_never_collide(bins, tmp_path, monkeypatch, image_folde
     report = run(RunConfig(codecs=["f-par"], dataset=str(image_folder(2, (40, 56))), out=tmp_path / "out",
                            metrics=["psnr"], jobs=2, progress=False, write_outputs=False))
     assert report.n_ok == 4 and report.n_failed == 0
-    assert list(spaced_tmp.iterdir()) == []
+    # every private folder was removed; multiprocessing's own (the pool's fork-server socket) is
+    # the process's, removed when it exits
+    assert [p for p in spaced_tmp.iterdir() if not p.name.startswith("pymp-")] == []
 
 
 def test_config_file_is_found_beside_the_binaries(tmp_path):
