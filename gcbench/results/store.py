@@ -28,6 +28,7 @@ imported (the JSON file is left as it was, and no longer read).
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -211,14 +212,18 @@ class ResultStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
+        # Ctrl-C or SIGTERM waits until the transaction has committed or rolled back: an
+        # interrupt raised between the last statement and COMMIT would leave the connection
+        # inside a transaction, and the run could not then be marked interrupted.
+        with _interrupts_deferred():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
 
     def _rows(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts; a damaged file found while reading becomes one StoreError naming it."""
@@ -477,3 +482,19 @@ def _selections_v1(path: Path) -> list[dict[str, Any]]:
         raise StoreError(f"{path}: version {data.get('version')!r}, this gcbench imports version 1; "
                          "move it away to open the folder (a run searches the selections again)")
     return list(data.get("selections", []))
+
+
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM for this thread until the block ends; they are delivered afterwards."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks, interrupts stay immediate
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

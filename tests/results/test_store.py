@@ -52,6 +52,25 @@ def test_runs_come_back_typed(tmp_path: Path) -> None:
     assert spec.name == "jpeg" and spec.settings == (5, 50)
 
 
+def test_an_interrupt_inside_a_write_arrives_after_the_commit(tmp_path: Path) -> None:
+    """Ctrl-C (or SIGTERM) between a write's last statement and its COMMIT used to leave the connection
+    inside a transaction, so the run could no longer be marked interrupted: the write lands whole and
+    the interrupt is raised after it."""
+    import os
+    import signal
+
+    with ResultStore(tmp_path) as store:
+        run_id = store.begin_run(["gcbench", "run"], {}, {})
+        with pytest.raises(KeyboardInterrupt):
+            with store.transaction() as c:
+                c.execute("UPDATE runs SET status='half' WHERE run_id=?", (run_id,))
+                os.kill(os.getpid(), signal.SIGINT)
+                reached_the_end_of_the_write = True
+        assert reached_the_end_of_the_write and not store.conn.in_transaction
+        store.finish_run(run_id, "interrupted", {})
+        assert [r.status for r in store.runs()] == ["interrupted"]
+
+
 def test_the_latest_row_wins_in_every_reader(tmp_path: Path) -> None:
     """A (codec, setting, image) stored twice under two keys (a new library version): the later row is
     what tables, set metrics and study selections show."""
