@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -529,6 +530,25 @@ def test_zoo_specs_cover_every_published_model() -> None:
     for spec in zoo.values():
         arch, metric = spec.options["architecture"], spec.options["metric"]
         assert list(spec.settings) == sorted(cfgs[arch]) == sorted(model_urls[arch][metric])
+
+
+def test_zoo_tables_read_without_torch_equal_compressais_own(tmp_path: Path) -> None:
+    """The qualities and file URLs read from CompressAI's source are the ones its module defines; a
+    source that is not plain literals falls back to importing it."""
+    import ast
+
+    from compressai.zoo.image import cfgs, model_urls
+
+    from gcbench.codecs.learned import zoo
+
+    zoo.zoo_tables.cache_clear()
+    assert zoo.zoo_tables() == {"cfgs": cfgs, "model_urls": model_urls}
+    with pytest.raises(ValueError):
+        zoo._literal_tables(ast.parse("root_url = base()\ncfgs = {}\nmodel_urls = {1: f'{root_url}/x'}\n"))
+    code = ("import sys\nfrom gcbench.codecs.learned.zoo import zoo_tables\n"
+            "t = zoo_tables()\nprint(sorted(t['cfgs']['mbt2018']), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["[1,", "2,", "3,", "4,", "5,", "6,", "7,", "8]", "False"], out.stderr[-2000:]
 
 
 def test_neuralcompression_unavailable_says_why(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -145,7 +145,8 @@ def test_plugin_cannot_shadow_a_builtin(tmp_path: Path, monkeypatch: pytest.Monk
     assert reg.get("jpeg").adapter == "pillow"
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["ls", "codecs"], ["ls", "metrics"], ["ls", "datasets"], ["run", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["ls", "codecs"], ["ls", "metrics"], ["ls", "datasets"], ["ls", "recipes"],
+                                  ["ls", "weights"], ["run", "--help"]])
 def test_cli_help_and_ls_do_not_import_torch(argv: list[str]) -> None:
     code = textwrap.dedent(f"""
         import sys

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 from gcbench.codecs.learned.checkpoints import load_checked, read_state_dict
@@ -48,7 +52,7 @@ class CompressAIZooCodec(LearnedCodec):
         return zoo_image
 
     def check_setting(self, setting: str) -> None:
-        cfgs = self._zoo().cfgs[self.architecture]
+        cfgs = zoo_tables()["cfgs"][self.architecture]
         if not setting.isdigit() or int(setting) not in cfgs:
             raise CodecError(f"{self.architecture} has qualities {sorted(cfgs)}, not {setting!r}")
 
@@ -93,12 +97,10 @@ class CompressAIZooCodec(LearnedCodec):
 
 def register_zoo_weights(architecture: str, metric: str, quality: int, used_by: str) -> str:
     """Add CompressAI's published file for (architecture, metric, quality) to gcbench's weights manifest."""
-    from compressai.zoo.image import model_urls
-
     from gcbench import weights
 
     try:
-        url = model_urls[architecture][metric][quality]
+        url = zoo_tables()["model_urls"][architecture][metric][quality]
     except KeyError as exc:
         raise WeightsError(f"CompressAI publishes no {architecture} {metric} model at quality {quality}") from exc
     filename = url.rsplit("/", 1)[1]
@@ -116,3 +118,50 @@ def register_zoo_weights(architecture: str, metric: str, quality: int, used_by: 
     if existing is None or existing.filename != filename:
         weights.register(entry, replace=True)
     return name
+
+
+@functools.lru_cache(maxsize=1)
+def zoo_tables() -> dict[str, Any]:
+    """CompressAI's zoo tables, ``cfgs`` (the qualities and their N, M) and ``model_urls`` (the
+    published files), as the installed CompressAI defines them.
+
+    They are read from the source of ``compressai/zoo/image.py`` rather than imported, so that
+    checking a setting or listing recipes does not load torch (seconds, and `gcbench ls` stays
+    light); when the file no longer reads as plain literals the module is imported instead.
+    """
+    spec = importlib.util.find_spec("compressai")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    source = Path(locations[0], "zoo", "image.py") if locations else None
+    if source is not None and source.is_file():
+        with contextlib.suppress(ValueError, SyntaxError, OSError):
+            return _literal_tables(ast.parse(source.read_text(encoding="utf-8")))
+    from compressai.zoo import image as zoo_image
+
+    return {"cfgs": zoo_image.cfgs, "model_urls": zoo_image.model_urls}
+
+
+def _literal_tables(module: ast.Module) -> dict[str, Any]:
+    """``root_url``, ``cfgs`` and ``model_urls`` of the zoo module: literals and f-strings of names
+    assigned before them; ValueError when they are anything else."""
+    names: dict[str, Any] = {}
+
+    def value(node: ast.expr) -> Any:
+        if isinstance(node, ast.JoinedStr):
+            return "".join(value(part) for part in node.values)
+        if isinstance(node, ast.FormattedValue) and node.format_spec is None and node.conversion == -1:
+            return str(value(node.value))
+        if isinstance(node, ast.Name) and node.id in names:
+            return names[node.id]
+        if isinstance(node, ast.Dict) and None not in node.keys:
+            return {value(k): value(v) for k, v in zip(node.keys, node.values, strict=True)}  # type: ignore[arg-type]
+        if isinstance(node, ast.Tuple):
+            return tuple(value(e) for e in node.elts)
+        return ast.literal_eval(node)
+
+    for statement in module.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id in ("root_url", "cfgs", "model_urls"):
+            names[statement.targets[0].id] = value(statement.value)
+    if not {"cfgs", "model_urls"} <= names.keys():
+        raise ValueError("compressai/zoo/image.py defines its tables differently")
+    return {"cfgs": names["cfgs"], "model_urls": names["model_urls"]}
