@@ -24,7 +24,7 @@ from typing import Protocol
 
 from gcbench.core.errors import ConfigError
 from gcbench.execution.plan import Task
-from gcbench.execution.worker import execute, execute_many, init_worker, pin_threads
+from gcbench.execution.worker import execute_many, init_worker, pin_threads
 from gcbench.results.records import TaskRecord
 
 
@@ -79,10 +79,6 @@ class InProcessExecutor:
 
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskRecord]:
         pin_threads(self.threads)
-        if self.batch == 1:
-            for task in tasks:
-                yield execute(task)
-            return
         for chunk in chunks(tasks, self.batch):
             yield from execute_many(chunk)
 
@@ -174,8 +170,6 @@ class LocalPoolExecutor:
         )
 
     def _submit(self, pool: ProcessPoolExecutor, chunk: list[Task]) -> Future[list[TaskRecord]]:
-        if self.batch == 1:
-            return pool.submit(_execute_one, chunk[0])
         return pool.submit(execute_many, chunk)
 
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskRecord]:
@@ -212,11 +206,6 @@ class LocalPoolExecutor:
             pool.shutdown(wait=True, cancel_futures=True)
             del pool
             self.close()
-
-
-def _execute_one(task: Task) -> list[TaskRecord]:
-    """A pool worker's call for one task (a list, as for a chunk)."""
-    return [execute(task)]
 
 
 def _tracker_running() -> bool:

@@ -225,13 +225,8 @@ def execute(task: Task, st: WorkerState | None = None, *, image: np.ndarray | No
     ``image``, ``bitstream`` and ``shipped`` let a remote executor hand over the original, a
     stored bitstream and the image's mask and label, for workers that cannot read the driver's files.
     """
-    st = st or state()
-    done = _decode(task, st, image, bitstream, shipped)
-    if isinstance(done, TaskRecord):
-        return done
-    for ref in task.metrics:
-        done.rec.metrics.append(_measure(ref, task, st, done.codec, done.original, done.recon, done.rec, shipped))
-    return done.rec
+    (record,) = _execute([(task, image, bitstream, shipped)], st)
+    return record
 
 
 def batchable(ref: MetricRef, metric: Any) -> bool:
@@ -243,21 +238,31 @@ def batchable(ref: MetricRef, metric: Any) -> bool:
 def execute_many(tasks: list[Task], st: WorkerState | None = None) -> list[TaskRecord]:
     """Run several tasks, computing each batchable metric once over all of them (stacked by
     size on the metric's device: the CUDA path); the records equal ``execute`` on each task."""
+    return _execute([(task, None, None, None) for task in tasks], st)
+
+
+_Inputs = tuple[Task, "np.ndarray | None", "bytes | None", "ShippedInputs | None"]
+
+
+def _execute(inputs: list[_Inputs], st: WorkerState | None) -> list[TaskRecord]:
+    """Decode every task, measure its metrics in their listed order; a batchable metric shared by
+    several tasks is computed in one call and its outcomes put back in their places."""
     st = st or state()
-    decoded = [(task, _decode(task, st, None, None, None)) for task in tasks]
-    batches: dict[str, list[tuple[MetricRef, Task, _Decoded]]] = {}
-    for task, done in decoded:
+    decoded = [(task, shipped, _decode(task, st, image, bitstream, shipped)) for task, image, bitstream, shipped in inputs]
+    batches: dict[str, list[tuple[MetricRef, Task, _Decoded, int]]] = {}
+    for task, shipped, done in decoded:
         if isinstance(done, TaskRecord):
             continue
         for ref in task.metrics:
-            metric = _metric_or_none(st, ref)
+            metric = _metric_or_none(st, ref) if len(inputs) > 1 else None
             if metric is not None and batchable(ref, metric):
-                batches.setdefault(ref.metric_id, []).append((ref, task, done))
+                batches.setdefault(ref.metric_id, []).append((ref, task, done, len(done.rec.metrics)))
+                done.rec.metrics.append(MetricOutcome(metric=ref.name, metric_id=ref.metric_id))  # its place
             else:
-                done.rec.metrics.append(_measure(ref, task, st, done.codec, done.original, done.recon, done.rec, None))
+                done.rec.metrics.append(_measure(ref, task, st, done.codec, done.original, done.recon, done.rec, shipped))
     for items in batches.values():
         _measure_batch(st, items)
-    return [done if isinstance(done, TaskRecord) else done.rec for _, done in decoded]
+    return [done if isinstance(done, TaskRecord) else done.rec for _, _, done in decoded]
 
 
 def _metric_or_none(st: WorkerState, ref: MetricRef) -> Any:
@@ -267,21 +272,21 @@ def _metric_or_none(st: WorkerState, ref: MetricRef) -> Any:
         return None
 
 
-def _measure_batch(st: WorkerState, items: list[tuple[MetricRef, Task, _Decoded]]) -> None:
-    """One metric over many tasks in one call; should the call fail, each task is measured alone,
-    so an error lands on the task that caused it."""
+def _measure_batch(st: WorkerState, items: list[tuple[MetricRef, Task, _Decoded, int]]) -> None:
+    """One metric over many tasks in one call, each outcome put in the place kept for it; should
+    the call fail, each task is measured alone, so an error lands on the task that caused it."""
     ref = items[0][0]
     metric = st.metric(ref)
     try:
-        values = metric.compute_many([(done.original, done.recon) for _, _, done in items])
+        values = metric.compute_many([(done.original, done.recon) for _, _, done, _ in items])
     except Exception:  # noqa: BLE001
-        for ref, task, done in items:
-            done.rec.metrics.append(_measure(ref, task, st, done.codec, done.original, done.recon, done.rec, None))
+        for ref, task, done, place in items:
+            done.rec.metrics[place] = _measure(ref, task, st, done.codec, done.original, done.recon, done.rec, None)
         return
     versions = metric.versions()
-    for (ref, _, done), value in zip(items, values, strict=True):
-        done.rec.metrics.append(MetricOutcome(metric=ref.name, metric_id=ref.metric_id, versions=versions,
-                                              values={k: float(v) for k, v in value.items()}))
+    for (ref, _, done, place), value in zip(items, values, strict=True):
+        done.rec.metrics[place] = MetricOutcome(metric=ref.name, metric_id=ref.metric_id, versions=versions,
+                                                values={k: float(v) for k, v in value.items()})
 
 
 def _measure(ref: MetricRef, task: Task, st: WorkerState, codec: Codec, original: np.ndarray, recon: np.ndarray,
