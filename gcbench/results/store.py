@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -484,17 +485,33 @@ def _selections_v1(path: Path) -> list[dict[str, Any]]:
     return list(data.get("selections", []))
 
 
-_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
 def _interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM for this thread until the block ends; they are delivered afterwards."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks, interrupts stay immediate
+    """Hold SIGINT/SIGTERM until the block ends, then hand the first one held to the handler it
+    was meant for.
+
+    Handlers are swapped rather than the signals masked: a masked signal is delivered to another
+    thread of the process, and Python still runs its handler in the main thread at once. Only
+    the main thread runs signal handlers, so elsewhere there is nothing to hold.
+    """
+    if threading.current_thread() is not threading.main_thread() \
+            or any(signal.getsignal(signum) is None for signum in _INTERRUPTS):  # set outside Python: not ours to swap
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    held: list[tuple[int, Any]] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: held.append((signum, frame)))
+                for signum in _INTERRUPTS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum, frame in held[:1]:
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -58,17 +59,47 @@ def test_an_interrupt_inside_a_write_arrives_after_the_commit(tmp_path: Path) ->
     the interrupt is raised after it."""
     import os
     import signal
+    import threading
 
-    with ResultStore(tmp_path) as store:
-        run_id = store.begin_run(["gcbench", "run"], {}, {})
-        with pytest.raises(KeyboardInterrupt):
-            with store.transaction() as c:
+    # a run's driver has other threads (the pool's manager, background imports): the signal may
+    # reach any of them, and Python still raises it in the main thread
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        with ResultStore(tmp_path) as store:
+            run_id = store.begin_run(["gcbench", "run"], {}, {})
+            with pytest.raises(KeyboardInterrupt), store.transaction() as c:
                 c.execute("UPDATE runs SET status='half' WHERE run_id=?", (run_id,))
                 os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)  # time for the signal to arrive, wherever it is delivered
                 reached_the_end_of_the_write = True
-        assert reached_the_end_of_the_write and not store.conn.in_transaction
-        store.finish_run(run_id, "interrupted", {})
-        assert [r.status for r in store.runs()] == ["interrupted"]
+            assert reached_the_end_of_the_write and not store.conn.in_transaction
+            store.finish_run(run_id, "interrupted", {})
+            assert [r.status for r in store.runs()] == ["interrupted"]
+    finally:
+        release.set()
+        other.join()
+
+
+def test_a_default_sigterm_inside_a_write_ends_the_process_after_the_commit(tmp_path: Path) -> None:
+    """Without a handler of gcbench's (a library user's script), SIGTERM still ends the process, once
+    the write is in."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal\nfrom gcbench.results.store import ResultStore\n"
+            f"store = ResultStore({str(tmp_path)!r})\nrun_id = store.begin_run(None, {{}}, {{}})\n"
+            "with store.transaction() as c:\n"
+            "    c.execute(\"UPDATE runs SET status='written' WHERE run_id=?\", (run_id,))\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    print('still writing', flush=True)\n"
+            "print('not reached', flush=True)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stdout.split("\n")[0]) == (-15, "still writing"), out.stderr[-2000:]
+    assert "not reached" not in out.stdout
+    with ResultStore(tmp_path, create=False) as store:
+        assert [r.status for r in store.runs()] == ["written"]
 
 
 def test_the_latest_row_wins_in_every_reader(tmp_path: Path) -> None:
