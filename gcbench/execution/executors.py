@@ -14,15 +14,18 @@ itself (1–2 s per worker, all at once, on the cores the work needs). Elsewhere
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import multiprocessing
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 from gcbench.core.errors import ConfigError
+from gcbench.core.interrupts import interrupts_deferred
 from gcbench.execution.plan import Task
 from gcbench.execution.worker import execute_many, init_worker, pin_threads
 from gcbench.results.records import TaskRecord
@@ -153,21 +156,34 @@ class LocalPoolExecutor:
         self._owns_forkserver = ours  # else another user of this process started it: theirs to stop
 
     def close(self) -> None:
-        """Stop the fork server and the resource tracker, if this executor started them."""
-        if self._owns_forkserver:
-            _stop_forkserver()
-            self._owns_forkserver = False
-        if self._owns_tracker:
-            _stop_tracker()
-        self._owns_tracker = None
+        """Stop the fork server and the resource tracker, if this executor started them.
+
+        An interrupt waits until both are stopped: one arriving halfway (the run was ending
+        anyway) would leave them half-stopped for the second close on the way out.
+        """
+        with interrupts_deferred():
+            owns_forkserver, owns_tracker = self._owns_forkserver, self._owns_tracker
+            self._owns_forkserver, self._owns_tracker = False, None
+            if owns_forkserver:
+                _stop_forkserver()
+            if owns_tracker:
+                _stop_tracker()
 
     def _pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.jobs,
             mp_context=multiprocessing.get_context(self.method),
             initializer=init_worker,
-            initargs=(self.threads,),
+            initargs=(self.threads, self._workers_parent()),
         )
+
+    def _workers_parent(self) -> int | None:
+        """The process the workers are forked from: the fork server (known once it runs), else this one."""
+        if self.method != "forkserver":
+            return os.getpid()
+        from multiprocessing import forkserver
+
+        return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
 
     def _submit(self, pool: ProcessPoolExecutor, chunk: list[Task]) -> Future[list[TaskRecord]]:
         return pool.submit(execute_many, chunk)
@@ -175,7 +191,8 @@ class LocalPoolExecutor:
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskRecord]:
         pending = chunks(tasks, self.batch)
         self.start()
-        pool = self._pool()
+        with interrupts_deferred():  # a pool half-built by an interrupt would be shut down by nobody
+            pool = self._pool()
         inflight: dict[Future[list[TaskRecord]], list[Task]] = {}
         try:
             while True:
@@ -204,8 +221,24 @@ class LocalPoolExecutor:
                     pool = self._pool()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            _release_frames_of_current_exception()
             del pool
             self.close()
+
+
+def _release_frames_of_current_exception() -> None:
+    """Drop the local variables of the finished frames an interrupt passed through.
+
+    An interrupt raised inside ``pool.submit`` keeps the pool alive through its traceback, and
+    with it the pool's semaphores: the resource tracker, stopped next, would report them leaked
+    and unlink them, and their own clean-up would then fail loudly at exit.
+    """
+    import sys
+    import traceback
+
+    exc = sys.exc_info()[1]
+    if exc is not None and exc.__traceback__ is not None:
+        traceback.clear_frames(exc.__traceback__)  # frames still running (this one) are skipped
 
 
 def _tracker_running() -> bool:
@@ -236,19 +269,32 @@ def _stop_forkserver() -> None:
         stop()
 
 
-def _stop_tracker() -> None:
+def _stop_tracker(wait_s: float = 5.0) -> None:
     """Stop the resource tracker a pool started: it would otherwise outlive the run for a moment.
 
     Only the pool's semaphores are registered with it, and the pool is gone: collecting it
-    first unregisters them, so the tracker has nothing left to clean up.
+    first unregisters them, so the tracker has nothing left to clean up. It exits once every
+    process holding its pipe has closed it; a worker left behind by an interrupt (it ends with
+    its parent) would hold it longer, so the wait is bounded rather than for ever.
     """
     import gc
     from multiprocessing import resource_tracker
 
     gc.collect()
-    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
-    if callable(stop):
-        stop()
+    tracker = resource_tracker._resource_tracker
+    lock, fd, pid = getattr(tracker, "_lock", None), getattr(tracker, "_fd", None), getattr(tracker, "_pid", None)
+    if lock is None or fd is None or pid is None:
+        return
+    with lock:
+        os.close(fd)
+        tracker._fd = tracker._pid = None
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                time.sleep(0.01)
+                continue
+        return
 
 
 def _died(task: Task) -> TaskRecord:

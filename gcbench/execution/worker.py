@@ -48,9 +48,35 @@ def pin_threads(threads: int) -> dict[str, Any]:
     return info
 
 
-def init_worker(threads: int) -> None:
-    """A pool worker's initialiser: pin its thread counts."""
+def init_worker(threads: int, parent: int | None = None) -> None:
+    """A pool worker's initialiser: pin its thread counts, and end with ``parent`` (the process
+    that forked it: the fork server, or the driver for spawned workers).
+
+    A worker started while an interrupt unwinds the pool is never told to stop; without this it
+    would wait for work for ever, holding the resource tracker's pipe open.
+    """
     pin_threads(threads)
+    if parent is not None:
+        exit_with_parent(parent)
+
+
+def exit_with_parent(parent: int) -> bool:
+    """Have Linux send this process SIGTERM when ``parent`` ends; exit now if it has already
+    ended. False where the platform cannot (no ``prctl``): the pool's own shutdown is all there is."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return False
+    pr_set_pdeathsig = 1
+    if prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
+        return False
+    if os.getppid() != parent:  # it ended before the request was in place
+        os._exit(1)
+    return True
 
 
 class WorkerState:

@@ -28,9 +28,7 @@ imported (the JSON file is left as it was, and no longer read).
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -38,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from gcbench.core.errors import GcbenchError, StoreError
+from gcbench.core.interrupts import interrupts_deferred
 from gcbench.results.records import (  # noqa: F401 - TaskRecord/MetricOutcome: their home until 0.2 importers move
     ImageRecord,
     MetricOutcome,
@@ -216,7 +215,7 @@ class ResultStore:
         # Ctrl-C or SIGTERM waits until the transaction has committed or rolled back: an
         # interrupt raised between the last statement and COMMIT would leave the connection
         # inside a transaction, and the run could not then be marked interrupted.
-        with _interrupts_deferred():
+        with interrupts_deferred():
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -483,35 +482,3 @@ def _selections_v1(path: Path) -> list[dict[str, Any]]:
         raise StoreError(f"{path}: version {data.get('version')!r}, this gcbench imports version 1; "
                          "move it away to open the folder (a run searches the selections again)")
     return list(data.get("selections", []))
-
-
-_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block ends, then hand the first one held to the handler it
-    was meant for.
-
-    Handlers are swapped rather than the signals masked: a masked signal is delivered to another
-    thread of the process, and Python still runs its handler in the main thread at once. Only
-    the main thread runs signal handlers, so elsewhere there is nothing to hold.
-    """
-    if threading.current_thread() is not threading.main_thread() \
-            or any(signal.getsignal(signum) is None for signum in _INTERRUPTS):  # set outside Python: not ours to swap
-        yield
-        return
-    held: list[tuple[int, Any]] = []
-    previous = {signum: signal.signal(signum, lambda signum, frame: held.append((signum, frame)))
-                for signum in _INTERRUPTS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        for signum, frame in held[:1]:
-            handler = previous[signum]
-            if callable(handler):
-                handler(signum, frame)
-            elif handler == signal.SIG_DFL:
-                signal.raise_signal(signum)

@@ -70,3 +70,66 @@ def test_a_long_temporary_folder_still_runs(image_folder, tmp_path: Path) -> Non
                           text=True, timeout=300, env={**os.environ, "TMPDIR": str(long_tmp)}, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-1] == "1"
+
+
+LINGERING_WORKER = '''
+import multiprocessing, os, sys, time
+from gcbench.execution.executors import LocalPoolExecutor
+from gcbench.execution.worker import init_worker
+
+def linger(threads, parent):
+    init_worker(threads, parent)
+    time.sleep(300)
+
+if __name__ == "__main__":
+    pool = LocalPoolExecutor(2, 1, preload=[])
+    pool.start()
+    # a worker forked by the fork server that the pool never learnt of, as an interrupt arriving
+    # while the pool starts one leaves it: it holds the resource tracker's pipe
+    worker = multiprocessing.get_context(pool.method).Process(target=linger, args=(1, pool._workers_parent()),
+                                                              daemon=True)
+    worker.start()
+    time.sleep(1.0)  # its initialiser has run
+    print(worker.pid, flush=True)
+    pool.close()
+    print("closed", flush=True)
+'''
+
+
+@needs_forkserver
+def test_a_worker_the_pool_never_learnt_of_ends_with_it(tmp_path: Path) -> None:
+    """Closing the pool once hung for ever in such a case (the tracker waited for the worker, the
+    worker for work); now the worker ends with the fork server and the close returns."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script, out_path, err_path = tmp_path / "linger.py", tmp_path / "out.txt", tmp_path / "err.txt"
+    script.write_text(LINGERING_WORKER)
+    # files, not pipes: reading a pipe to its end would wait for the lingering worker that holds it
+    with open(out_path, "w") as out_file, open(err_path, "w") as err_file:
+        proc = subprocess.Popen([sys.executable, str(script)], stdout=out_file, stderr=err_file, start_new_session=True)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            pytest.fail(f"closing the pool did not return: {err_path.read_text()[-2000:]}")
+    out, err = out_path.read_text(), err_path.read_text()
+    lines = out.split()
+    assert proc.returncode == 0 and lines[1:] == ["closed"], err[-2000:]
+    worker = int(lines[0])
+    deadline = time.monotonic() + 30
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be collected)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"

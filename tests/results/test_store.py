@@ -66,6 +66,7 @@ def test_an_interrupt_inside_a_write_arrives_after_the_commit(tmp_path: Path) ->
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as at a terminal
     try:
         with ResultStore(tmp_path) as store:
             run_id = store.begin_run(["gcbench", "run"], {}, {})
@@ -78,6 +79,7 @@ def test_an_interrupt_inside_a_write_arrives_after_the_commit(tmp_path: Path) ->
             store.finish_run(run_id, "interrupted", {})
             assert [r.status for r in store.runs()] == ["interrupted"]
     finally:
+        signal.signal(signal.SIGINT, previous)
         release.set()
         other.join()
 
