@@ -41,12 +41,6 @@ def session_processes(sid: int) -> list[str]:
     return found
 
 
-def _interruptible() -> None:
-    """Ctrl-C as at a terminal: a shell without job control starts background commands with SIGINT
-    ignored, and Python then never turns it into KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def run_in_own_session(args: list[str], out: Path, stop: signal.Signals | None = None) -> tuple[int, int, str]:
     """(pid, exit code, stderr) of ``gcbench run ARGS --out OUT`` started in a session of its own;
     ``stop`` is sent once work is under way. Output goes to a file, not a pipe: waiting for a pipe
@@ -54,9 +48,15 @@ def run_in_own_session(args: list[str], out: Path, stop: signal.Signals | None =
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     err_path = out.with_name("stderr.txt")
     with open(err_path, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "gcbench", "run", *args, "--out", str(out), "--no-progress",
-                                 "--no-outputs"], stdout=subprocess.DEVNULL, stderr=err, env=env,
-                                start_new_session=True, preexec_fn=_interruptible)
+        # Ctrl-C as at a terminal: a shell without job control starts background commands with
+        # SIGINT ignored, which the run would inherit; a handled SIGINT is not inherited
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "gcbench", "run", *args, "--out", str(out), "--no-progress",
+                                     "--no-outputs"], stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                    start_new_session=True)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         if stop is not None:
             deadline = time.time() + 240
             while count_tasks(out / "gcbench.sqlite") < 2 and proc.poll() is None and time.time() < deadline:
