@@ -251,6 +251,10 @@ def test_answers_posted_to_the_given_url_and_progress_survives_a_reload(browser,
         page = form.page
         page.route(url, collect)
         first, _ = complete(form, key, always("webp"), keyboard=False, flip_at=(), stop_after=1)
+        # the page stores each answer at once, but Chromium passes the write on to its storage
+        # process asynchronously; a participant's reload comes a second later, not within
+        # milliseconds (an immediate one has been seen to read the state from before the answer)
+        page.wait_for_timeout(1000)
         page.reload()
         assert page.text_content("#start") == "Continue (1 of 3 done)"
         saved = tmp_path / "saved.json"
