@@ -167,6 +167,7 @@ class LocalPoolExecutor:
             if owns_forkserver:
                 _stop_forkserver()
             if owns_tracker:
+                _release_frames_of_interrupt()
                 _stop_tracker()
 
     def _pool(self) -> ProcessPoolExecutor:
@@ -221,24 +222,26 @@ class LocalPoolExecutor:
                     pool = self._pool()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            _release_frames_of_current_exception()
             del pool
             self.close()
 
 
-def _release_frames_of_current_exception() -> None:
+def _release_frames_of_interrupt() -> None:
     """Drop the local variables of the finished frames an interrupt passed through.
 
-    An interrupt raised inside ``pool.submit`` keeps the pool alive through its traceback, and
-    with it the pool's semaphores: the resource tracker, stopped next, would report them leaked
-    and unlink them, and their own clean-up would then fail loudly at exit.
+    An interrupt raised inside ``pool.submit`` or ``pool.shutdown`` keeps the pool alive through
+    its traceback, and with it the pool's semaphores: the resource tracker, stopped next, would
+    report them leaked and unlink them, and their own clean-up would then fail loudly at exit.
+    Other errors keep their frames for whoever debugs them.
     """
     import sys
     import traceback
 
     exc = sys.exc_info()[1]
+    while exc is not None and not isinstance(exc, KeyboardInterrupt):
+        exc = exc.__context__  # closing the pool's generator: GeneratorExit, raised while handling it
     if exc is not None and exc.__traceback__ is not None:
-        traceback.clear_frames(exc.__traceback__)  # frames still running (this one) are skipped
+        traceback.clear_frames(exc.__traceback__)  # frames still running (the callers) are skipped
 
 
 def _tracker_running() -> bool:
