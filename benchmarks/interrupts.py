@@ -25,23 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
-
-
-def session_alive(sid: int) -> list[str]:
-    """Processes of session ``sid`` that still run (zombies excepted)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(entry)
-    return found
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "datasets" / "sample"
+sys.path.insert(0, str(ROOT / "tests"))
+from processes import session_processes  # noqa: E402 - the tests' own reading of /proc
 
 
 def one_run(out: Path, delay: float, signum: int) -> tuple[str, str]:
@@ -64,7 +51,7 @@ def one_run(out: Path, delay: float, signum: int) -> tuple[str, str]:
         _, err = proc.communicate()
         return "hung", err.decode(errors="replace")
     time.sleep(0.5)  # a helper that exits a moment after the run is not left behind
-    left = session_alive(proc.pid)
+    left = session_processes(proc.pid)
     db = out / "gcbench.sqlite"
     status = sqlite3.connect(db).execute("SELECT status FROM runs").fetchone()[0] if db.exists() else "no run"
     text = err.decode(errors="replace")

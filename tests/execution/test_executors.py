@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from gcbench import RunConfig, run
 from gcbench.execution.executors import LocalPoolExecutor, make_executor
@@ -121,15 +122,7 @@ def test_a_worker_the_pool_never_learnt_of_ends_with_it(tmp_path: Path) -> None:
     assert proc.returncode == 0 and lines[1:] == ["closed"], err[-2000:]
     worker = int(lines[0])
     deadline = time.monotonic() + 30
-    while _alive(worker) and time.monotonic() < deadline:
+    while alive(worker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(worker)
+    assert not alive(worker)
 
-
-def _alive(pid: int) -> bool:
-    """Running (not gone, not a zombie waiting to be collected)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"

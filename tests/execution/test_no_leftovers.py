@@ -19,26 +19,9 @@ from pathlib import Path
 
 import pytest
 from conftest import count_tasks
+from processes import session_processes
 
 TESTS = Path(__file__).resolve().parents[1]
-
-
-def session_processes(sid: int) -> list[str]:
-    """Live processes of session ``sid``: 'pid state command' for each."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # gone meanwhile
-        fields = stat[stat.rindex(")") + 2:].split()
-        state, session = fields[0], int(fields[3])
-        if session == sid and state != "Z":
-            found.append(f"{entry} {state} {cmd[:160]}")
-    return found
 
 
 def run_in_own_session(args: list[str], out: Path, stop: signal.Signals | None = None) -> tuple[int, int, str]:
