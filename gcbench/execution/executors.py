@@ -14,7 +14,6 @@ itself (1–2 s per worker, all at once, on the cores the work needs). Elsewhere
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import multiprocessing
 import os
@@ -293,11 +292,12 @@ def _stop_tracker(wait_s: float = 5.0) -> None:
         tracker._fd = tracker._pid = None
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            if os.waitpid(pid, os.WNOHANG)[0] == 0:
-                time.sleep(0.01)
-                continue
-        return
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] != 0:
+                return  # it has exited
+        except ChildProcessError:
+            return  # collected elsewhere
+        time.sleep(0.01)
 
 
 def _died(task: Task) -> TaskRecord:

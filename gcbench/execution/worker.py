@@ -280,6 +280,7 @@ def _execute(inputs: list[_Inputs], st: WorkerState | None) -> list[TaskRecord]:
         if isinstance(done, TaskRecord):
             continue
         for ref in task.metrics:
+            # a lone task has nothing to share a call with: its metrics are measured one by one
             metric = _metric_or_none(st, ref) if len(inputs) > 1 else None
             if metric is not None and batchable(ref, metric):
                 batches.setdefault(ref.metric_id, []).append((ref, task, done, len(done.rec.metrics)))
